@@ -1,0 +1,252 @@
+/*
+ * exitleft.h - many threads, one resource, each thread waiting for its own events
+ *
+ * libexitleft lets many threads share one resource that only one thread at a time may block
+ * on (an unconnected UDP socket, a multiplexed pipe, a device fd) while each thread waits for
+ * the events that are its own. It is the Leader/Followers pattern with bound waiters.
+ *
+ * A STAGE guards the resource. At most one thread HEADS it at a time: the head polls the
+ * resource and routes what arrives. Every other interested thread holds a TICKET for its own
+ * TOKEN, a byte string of 1 to EXITLEFT_TOKEN_MAX bytes (a peer's address, a request id); a
+ * token is held by at most one live ticket. A thread looks in its mailbox and, finding
+ * nothing, ENTERS the stage. exitleft_enter() comes back for exactly one reason:
+ *
+ *   EXITLEFT_HEAD     the thread heads the stage now: poll the resource, route what arrives
+ *                     with exitleft_deliver() or exitleft_notify(), then call exitleft_exit();
+ *   EXITLEFT_TOKEN    the ticket's token was notified or its mailbox holds items;
+ *   EXITLEFT_TIMEOUT  the deadline passed; the thread holds nothing;
+ *   EXITLEFT_CLOSED   the stage was closed; the thread holds nothing.
+ *
+ * A notification wakes the one thread waiting on that token and no other. When the head
+ * exits, the longest-waiting thread is promoted (first in, first out).
+ *
+ * The usual loop of a thread that owns `ticket`:
+ *
+ *	for (;;) {
+ *		void *item;
+ *		while (exitleft_take(ticket, &item) == 1)
+ *			consume(item);
+ *		int rc = exitleft_enter(ticket, NULL);
+ *		if (rc == EXITLEFT_HEAD) {
+ *			poll_resource_and_deliver(stage);  // exitleft_deliver() to other tokens
+ *			exitleft_exit(ticket);
+ *		} else if (rc != EXITLEFT_TOKEN) {
+ *			break;                             // EXITLEFT_CLOSED, or an error
+ *		}
+ *	}
+ *
+ * Conventions
+ *	Every function returns 0 (or a documented non-negative value) on success and a
+ *	negative errno value on error; on error nothing has changed. Positive values are only
+ *	the outcomes of exitleft_enter() and the counts of exitleft_deliver(),
+ *	exitleft_notify() and exitleft_take(). exitleft_strerror() names every one of them.
+ *
+ *	Deadlines are absolute times on CLOCK_MONOTONIC (clock_gettime(CLOCK_MONOTONIC, ...)
+ *	plus a timeout): setting the wall clock changes no wait.
+ *
+ *	Every function is thread-safe. A ticket is used by one thread at a time (the thread
+ *	that enters with it, takes from it and frees it); exitleft_notify() and
+ *	exitleft_deliver() may be called from any thread, head or not.
+ *
+ *	Objects are opaque and allocated by the library, so their sizes are not part of the
+ *	ABI. The library keeps no global state; stages are independent of one another.
+ *
+ * ABI
+ *	libexitleft.so.1; every symbol is versioned EXITLEFT_1.0. Functions added later go
+ *	into new version nodes; the ones below never change meaning or signature.
+ */
+#ifndef EXITLEFT_H
+#define EXITLEFT_H
+
+#include <stddef.h>
+#include <time.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__) && __GNUC__ >= 4
+#define EXITLEFT_EXPORT __attribute__((visibility("default")))
+#else
+#define EXITLEFT_EXPORT
+#endif
+
+/* The longest token, in bytes: a struct sockaddr_storage fits. */
+#define EXITLEFT_TOKEN_MAX 128
+
+typedef struct exitleft_stage exitleft_stage;
+typedef struct exitleft_ticket exitleft_ticket;
+
+/* What exitleft_enter() returns on success; every outcome is > 0. */
+enum exitleft_outcome {
+	EXITLEFT_HEAD = 1,	/* you head the stage now; call exitleft_exit() when done */
+	EXITLEFT_TOKEN = 2,	/* your token was notified: look in your mailbox */
+	EXITLEFT_TIMEOUT = 3,	/* the deadline passed; you hold nothing */
+	EXITLEFT_CLOSED = 4,	/* the stage was closed; you hold nothing */
+};
+
+/*
+ * exitleft_stage_new - create a stage
+ *
+ * Stores a new, open, headless stage with no tickets in *stagep. The stage's token table is
+ * hashed with a key of its own, drawn from getrandom(), so tokens chosen by a remote peer
+ * cannot make lookups slow.
+ *
+ * Returns 0, -EINVAL if stagep is NULL, -ENOMEM if memory ran out (or another negative
+ * errno from the pthread initialisers). Does not block.
+ */
+EXITLEFT_EXPORT int exitleft_stage_new(exitleft_stage **stagep);
+
+/*
+ * exitleft_stage_close - shut a stage down
+ *
+ * Every thread waiting in exitleft_enter() returns EXITLEFT_CLOSED (or EXITLEFT_TOKEN if its
+ * token was notified first). From now on exitleft_enter() returns EXITLEFT_CLOSED, after any
+ * recorded notification or item, and exitleft_ticket_new() returns -ECANCELED. The head, if
+ * any, keeps heading until it calls exitleft_exit(), which then promotes nobody. Mailboxes
+ * keep their items; exitleft_notify(), exitleft_deliver() and exitleft_take() keep working
+ * for live tickets. Closing a closed stage does nothing.
+ *
+ * Returns 0, or -EINVAL if stage is NULL. Does not block. Any thread may call it.
+ */
+EXITLEFT_EXPORT int exitleft_stage_close(exitleft_stage *stage);
+
+/*
+ * exitleft_stage_free - destroy a stage
+ *
+ * Frees a stage that has no live tickets. If a call on the stage from another thread is
+ * still finishing (a notifier waking a thread after releasing the stage), waits for it
+ * briefly, so that a thread woken by exitleft_notify() may free everything at once.
+ *
+ * Returns 0; -EBUSY if tickets are alive (nothing is freed: free them first); -EINVAL if
+ * stage is NULL. The stage must not be used after a successful call.
+ */
+EXITLEFT_EXPORT int exitleft_stage_free(exitleft_stage *stage);
+
+/*
+ * exitleft_ticket_new - take a ticket for a token
+ *
+ * Stores in *ticketp a new ticket holding the `len` bytes at `token` (copied; the caller's
+ * buffer may be reused at once). Two tokens are the same when their lengths and bytes are
+ * equal. The ticket starts idle: not waiting, not heading, no notification recorded, an
+ * empty mailbox. A ticket is reused for any number of exitleft_enter() calls until freed.
+ *
+ * For a socket address, normalise it first (zero the struct, copy family, address and port)
+ * so that padding bytes do not make equal addresses differ.
+ *
+ * Returns 0; -EEXIST if a live ticket of this stage holds the token; -ECANCELED if the stage
+ * is closed; -EINVAL if stage, token or ticketp is NULL, len is 0 or len is greater than
+ * EXITLEFT_TOKEN_MAX; -ENOMEM if memory ran out. On error nothing changed. Does not block.
+ */
+EXITLEFT_EXPORT int exitleft_ticket_new(exitleft_stage *stage, const void *token, size_t len,
+					exitleft_ticket **ticketp);
+
+/*
+ * exitleft_ticket_free - give a ticket back
+ *
+ * Frees the ticket, so that its token may be taken again. If the ticket heads the stage, it
+ * exits first: the longest-waiting ticket is promoted. A recorded notification is dropped.
+ *
+ * Returns 0; -ENOTEMPTY if its mailbox holds items (take them first: no item is ever lost);
+ * -EBUSY if another thread is waiting in exitleft_enter() with it; -EINVAL if ticket is NULL.
+ * On error nothing changed. Does not block.
+ */
+EXITLEFT_EXPORT int exitleft_ticket_free(exitleft_ticket *ticket);
+
+/*
+ * exitleft_enter - wait on the stage for headship or for the ticket's own events
+ *
+ * Returns at once, in this order of precedence:
+ *   EXITLEFT_TOKEN    if a notification is recorded for the ticket (it is cleared: the
+ *                     notifications since the last enter count as one) or its mailbox
+ *                     holds items;
+ *   EXITLEFT_CLOSED   if the stage is closed;
+ *   EXITLEFT_HEAD     if the stage has no head: the caller heads it now.
+ * Otherwise the caller waits in line, behind the threads that entered before it, and
+ * returns:
+ *   EXITLEFT_HEAD     when the head exits and the caller is first in line. The caller
+ *                     must call exitleft_exit() (or exitleft_ticket_free()) when done;
+ *                     until then no other thread can head the stage.
+ *   EXITLEFT_TOKEN    when exitleft_notify() or exitleft_deliver() names its token. Only
+ *                     this thread wakes. Take from the mailbox, then enter again.
+ *   EXITLEFT_TIMEOUT  when `deadline` (absolute, CLOCK_MONOTONIC) passes first. A deadline
+ *                     already past makes the call a non-blocking try. If headship reached
+ *                     the caller as the deadline passed, the call returns EXITLEFT_HEAD:
+ *                     headship is never lost.
+ *   EXITLEFT_CLOSED   when exitleft_stage_close() is called.
+ * With deadline NULL the call waits without limit.
+ *
+ * This is a cancellation point. A thread cancelled while waiting leaves the line; if it had
+ * just been made head, headship passes on to the next in line.
+ *
+ * Errors: -EDEADLK if the ticket heads the stage (call exitleft_exit() first); -EBUSY if
+ * another thread is waiting with this ticket; -EINVAL if ticket is NULL or the deadline
+ * has tv_sec < 0 or tv_nsec outside [0, 999999999].
+ */
+EXITLEFT_EXPORT int exitleft_enter(exitleft_ticket *ticket, const struct timespec *deadline);
+
+/*
+ * exitleft_exit - stop heading the stage
+ *
+ * Hands headship straight to the ticket that has waited longest, which returns EXITLEFT_HEAD
+ * from exitleft_enter(); no newcomer can take it in between. With nobody waiting, or once
+ * the stage is closed, the stage becomes headless and the next exitleft_enter() heads it.
+ *
+ * Returns 0; -EPERM if the ticket does not head the stage; -EINVAL if ticket is NULL.
+ * Does not block.
+ */
+EXITLEFT_EXPORT int exitleft_exit(exitleft_ticket *ticket);
+
+/*
+ * exitleft_notify - tell the holder of a token that something is there for it
+ *
+ * If the ticket holding the token is waiting in exitleft_enter(), that thread, and only that
+ * thread, wakes and returns EXITLEFT_TOKEN. Otherwise (idle, or heading) the notification is
+ * recorded and the ticket's next exitleft_enter() returns EXITLEFT_TOKEN at once. A
+ * notification is never lost; notifications between two enters coalesce into one.
+ *
+ * Returns 1 if a ticket holds the token (woken or recorded), 0 if none does; -EINVAL if
+ * stage or token is NULL, len is 0 or greater than EXITLEFT_TOKEN_MAX. Does not block; any
+ * thread may call it.
+ */
+EXITLEFT_EXPORT int exitleft_notify(exitleft_stage *stage, const void *token, size_t len);
+
+/*
+ * exitleft_deliver - put an item in the mailbox of the holder of a token
+ *
+ * Appends `item` (any non-NULL pointer) to the mailbox of the ticket holding the token and
+ * wakes that ticket as exitleft_notify() does. The receiver owns the item from then on and
+ * gets it back with exitleft_take(), in delivery order.
+ *
+ * Returns 1 if delivered; 0 if no ticket holds the token (the item stays the caller's);
+ * -ENOMEM if memory ran out (nothing delivered, the item stays the caller's); -EINVAL if
+ * stage, token or item is NULL or len is out of range. Does not block; any thread may call
+ * it, on a closed stage too.
+ */
+EXITLEFT_EXPORT int exitleft_deliver(exitleft_stage *stage, const void *token, size_t len,
+				     void *item);
+
+/*
+ * exitleft_take - take the oldest item from the ticket's own mailbox
+ *
+ * Moves the oldest delivered item into *itemp and returns 1; returns 0, leaving *itemp
+ * alone, when the mailbox is empty. -EINVAL if ticket or itemp is NULL. Does not block.
+ */
+EXITLEFT_EXPORT int exitleft_take(exitleft_ticket *ticket, void **itemp);
+
+/*
+ * exitleft_strerror - name a return value
+ *
+ * Returns a static, constant string for an outcome (> 0), for 0, and for a negative errno
+ * value; never NULL.
+ */
+EXITLEFT_EXPORT const char *exitleft_strerror(int rc);
+
+/* exitleft_version - the library's version, "1.0.0" */
+EXITLEFT_EXPORT const char *exitleft_version(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* EXITLEFT_H */

@@ -1,0 +1,114 @@
+/*
+ * stage.c - a stage's life: creation, close, destruction, and the one way to wake a waiter
+ */
+#include <errno.h>
+#include <sched.h>
+#include <stdlib.h>
+
+#include <utlist.h>
+
+#include "exitleft-private.h"
+
+int exitleft_stage_new(exitleft_stage **stagep)
+{
+	struct exitleft_stage *stage;
+	int rc;
+
+	if (!stagep)
+		return -EINVAL;
+	stage = calloc(1, sizeof(*stage));
+	if (!stage)
+		return -ENOMEM;
+	rc = pthread_condattr_init(&stage->condattr);
+	if (rc)
+		goto fail_free;
+	/* S17: deadlines are on CLOCK_MONOTONIC; setting the wall clock changes no wait. */
+	rc = pthread_condattr_setclock(&stage->condattr, CLOCK_MONOTONIC);
+	if (rc)
+		goto fail_attr;
+	rc = pthread_mutex_init(&stage->lock, NULL);
+	if (rc)
+		goto fail_attr;
+	atomic_init(&stage->in_flight, 0);
+	hash_seed(stage->hash_key);
+	*stagep = stage;
+	return 0;
+
+fail_attr:
+	pthread_condattr_destroy(&stage->condattr);
+fail_free:
+	free(stage);
+	return -rc;
+}
+
+/*
+ * Releases the stage's lock, then wakes `wake` (if not NULL).
+ *
+ * Signalling after the unlock lets the woken thread take the lock at once instead of
+ * blocking on it, but the waker then touches the record without the lock: by the time it
+ * signals, the woken thread may have returned and freed its ticket. in_flight, raised while
+ * the lock is still held, tells exitleft_ticket_free() and exitleft_stage_free() that a
+ * record may still be touched; they keep records (and the stage) alive until it drops to 0.
+ */
+void stage_unlock_wake(struct exitleft_stage *stage, struct exitleft_ticket *wake)
+{
+	if (!wake) {
+		pthread_mutex_unlock(&stage->lock);
+		return;
+	}
+	/* Relaxed is enough: whoever reads in_flight takes the lock first, and our unlock
+	 * below publishes this increment to it. */
+	atomic_fetch_add_explicit(&stage->in_flight, 1, memory_order_relaxed);
+	pthread_mutex_unlock(&stage->lock);
+	pthread_cond_signal(&wake->cond);
+	/* Release: our use of wake->cond happens before a reader that sees the drop
+	 * (acquire) destroys it. */
+	atomic_fetch_sub_explicit(&stage->in_flight, 1, memory_order_release);
+}
+
+int exitleft_stage_close(exitleft_stage *stage)
+{
+	struct exitleft_ticket *t, *tmp;
+
+	if (!stage)
+		return -EINVAL;
+	pthread_mutex_lock(&stage->lock);
+	stage->closed = true;
+	/* Close is rare and wakes everyone: signal under the lock, which keeps every record
+	 * alive without the in_flight dance. Each woken thread finds itself idle on a closed
+	 * stage and returns EXITLEFT_CLOSED (or EXITLEFT_TOKEN if notified meanwhile). */
+	DL_FOREACH_SAFE(stage->queue, t, tmp) {
+		DL_DELETE(stage->queue, t);
+		t->state = TICKET_IDLE;
+		pthread_cond_signal(&t->cond);
+	}
+	pthread_mutex_unlock(&stage->lock);
+	return 0;
+}
+
+int exitleft_stage_free(exitleft_stage *stage)
+{
+	struct exitleft_ticket *t;
+
+	if (!stage)
+		return -EINVAL;
+	pthread_mutex_lock(&stage->lock);
+	if (stage->nlive) {
+		pthread_mutex_unlock(&stage->lock);
+		return -EBUSY;
+	}
+	pthread_mutex_unlock(&stage->lock);
+	/* A notifier may still be between its unlock and its signal (stage_unlock_wake). It
+	 * is a few instructions from done; yield until it is. */
+	while (atomic_load_explicit(&stage->in_flight, memory_order_acquire))
+		sched_yield();
+	while ((t = stage->spares)) {
+		stage->spares = t->next;
+		pthread_cond_destroy(&t->cond);
+		free(t);
+	}
+	pthread_mutex_destroy(&stage->lock);
+	pthread_condattr_destroy(&stage->condattr);
+	free(stage);
+	return 0;
+}

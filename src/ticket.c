@@ -1,0 +1,137 @@
+/*
+ * ticket.c - a ticket's life: taking a token, giving it back, and the records behind tickets
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <utlist.h>
+
+#include "exitleft-private.h"
+
+/* A record from the spares, or a new one with its condvar initialised; NULL without memory. */
+static struct exitleft_ticket *record_get(struct exitleft_stage *stage)
+{
+	struct exitleft_ticket *t = stage->spares;
+
+	if (t) {
+		stage->spares = t->next;
+		stage->nspare--;
+		return t;
+	}
+	t = malloc(sizeof(*t));
+	if (!t)
+		return NULL;
+	if (pthread_cond_init(&t->cond, &stage->condattr)) {
+		free(t);
+		return NULL;
+	}
+	return t;
+}
+
+/* Gives a record back: to the allocator only when no wake-up can still touch it. */
+static void record_put(struct exitleft_stage *stage, struct exitleft_ticket *t)
+{
+	free(t->token_heap);
+	t->token_heap = NULL;
+	/* Acquire pairs with the release in stage_unlock_wake(): a zero means every waker that
+	 * left the lock has finished with its record's condvar. */
+	if (stage->nspare >= SPARE_KEEP &&
+	    !atomic_load_explicit(&stage->in_flight, memory_order_acquire)) {
+		pthread_cond_destroy(&t->cond);
+		free(t);
+		return;
+	}
+	t->next = stage->spares;
+	stage->spares = t;
+	stage->nspare++;
+}
+
+int exitleft_ticket_new(exitleft_stage *stage, const void *token, size_t len,
+			exitleft_ticket **ticketp)
+{
+	struct exitleft_ticket *t;
+	unsigned char *key;
+	int rc;
+
+	if (!stage || !ticketp || !hash_token_ok(token, len))
+		return -EINVAL;
+	pthread_mutex_lock(&stage->lock);
+	if (stage->closed) {
+		rc = -ECANCELED;
+		goto out;
+	}
+	if (hash_find(stage, token, len)) {
+		rc = -EEXIST;
+		goto out;
+	}
+	t = record_get(stage);
+	if (!t) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	t->stage = stage;
+	t->prev = t->next = NULL;
+	t->mail_first = t->mail_last = NULL;
+	t->state = TICKET_IDLE;
+	t->notified = false;
+	t->wakes = 0;
+	t->token_heap = NULL;
+	key = t->token_inline;
+	if (len > TOKEN_INLINE) {
+		key = t->token_heap = malloc(len);
+		if (!key) {
+			record_put(stage, t);
+			rc = -ENOMEM;
+			goto out;
+		}
+	}
+	memcpy(key, token, len);
+	rc = hash_add(stage, t, key, len);
+	if (rc) {
+		record_put(stage, t);
+		goto out;
+	}
+	stage->nlive++;
+	*ticketp = t;
+out:
+	pthread_mutex_unlock(&stage->lock);
+	return rc;
+}
+
+int exitleft_ticket_free(exitleft_ticket *t)
+{
+	struct exitleft_stage *stage;
+	struct exitleft_ticket *next = NULL;
+
+	if (!t)
+		return -EINVAL;
+	stage = t->stage;
+	pthread_mutex_lock(&stage->lock);
+	if (t->state == TICKET_WAITING) {
+		pthread_mutex_unlock(&stage->lock);
+		return -EBUSY;
+	}
+	if (t->mail_first) {
+		pthread_mutex_unlock(&stage->lock);
+		return -ENOTEMPTY;
+	}
+	if (t->state == TICKET_HEAD)	/* S12: a freed head exits first */
+		next = wait_exit_locked(t);
+	hash_del(stage, t);
+	stage->nlive--;
+	record_put(stage, t);
+	stage_unlock_wake(stage, next);
+	return 0;
+}
+
+/* The i-th waiter in line (0: the longest waiting), or NULL; for tests. Lock held. */
+struct exitleft_ticket *ticket_waiter(struct exitleft_stage *stage, size_t i)
+{
+	struct exitleft_ticket *t;
+
+	DL_FOREACH(stage->queue, t)
+		if (i-- == 0)
+			return t;
+	return NULL;
+}
