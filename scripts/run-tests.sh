@@ -1,0 +1,68 @@
+#!/bin/sh
+# run-tests.sh - build libexitleft and run the whole test suite:
+#   1. gcc, warnings as errors: every test (unit, stress, ABI and install checks, examples);
+#   2. the unit tests and the demo again under valgrind memcheck (leaks are errors);
+#   3. clang with ThreadSanitizer: unit, stress, examples;
+#   4. clang with AddressSanitizer and UndefinedBehaviorSanitizer: unit, stress, examples.
+# Ends with one line "tests: N passed, N failed" and exits non-zero on any failure.
+set -eu
+cd "$(dirname "$0")/.."
+. scripts/deps.sh
+need_packages meson ninja-build pkg-config gcc g++ clang libclang-rt-14-dev libc6-dev \
+	uthash-dev libcmocka-dev valgrind binutils python3
+
+status=0
+logs=
+run() {	# run NAME BUILDDIR [meson test options...]
+	name=$1 dir=$2
+	shift 2
+	echo "== $name"
+	if meson test -C "$dir" --print-errorlogs --num-processes 2 "$@" \
+		--logbase "$name" >"$dir/$name.out" 2>&1; then
+		grep -E '^ *[0-9]+/[0-9]+ ' "$dir/$name.out" || true
+	else
+		status=1
+		cat "$dir/$name.out"
+	fi
+	logs="$logs $dir/meson-logs/$name"	# meson adds "-valgrind" to a --wrap run's name
+}
+
+setup_build build -Dwerror=true -Dbuildtype=debugoptimized
+ninja -C build >/dev/null
+run plain build
+
+run valgrind build --suite unit --suite examples --timeout-multiplier 4 \
+	--wrap='valgrind -q --error-exitcode=1 --leak-check=full --show-leak-kinds=definite,indirect,possible --errors-for-leak-kinds=definite,indirect,possible'
+
+# Sanitizer runtimes are not linked into the library itself, so shared objects may be left
+# with undefined symbols: b_lundef=false.
+CC=clang setup_build build-tsan -Dwerror=true -Db_sanitize=thread -Db_lundef=false
+ninja -C build-tsan >/dev/null
+TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+	run tsan build-tsan --suite unit --suite stress --suite examples --timeout-multiplier 4
+
+CC=clang setup_build build-asan -Dwerror=true -Db_sanitize=address,undefined -Db_lundef=false
+ninja -C build-asan >/dev/null
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	run asan build-asan --suite unit --suite stress --suite examples --timeout-multiplier 4
+
+# shellcheck disable=SC2086
+python3 - $logs <<'PY'
+import glob, json, sys
+passed = failed = 0
+for base in sys.argv[1:]:
+    paths = glob.glob(base + ".json") + glob.glob(base + "-*.json")
+    if len(paths) != 1:
+        print(f"no single test log for {base}: {paths}")
+        failed += 1
+        continue
+    for line in open(paths[0]).read().splitlines():
+        result = json.loads(line)["result"]
+        if result == "OK":
+            passed += 1
+        else:
+            failed += 1
+print(f"tests: {passed} passed, {failed} failed")
+sys.exit(failed > 0 or passed == 0)
+PY
+exit $status

@@ -1,0 +1,169 @@
+/*
+ * test_alloc.c - S16: an allocation failure returns -ENOMEM and changes nothing
+ *
+ * Linked with -Wl,--wrap=malloc,--wrap=calloc: every allocation of the library's objects
+ * (uthash's included) goes through the wrappers below, which fail the n-th call once armed.
+ * Each operation is retried with n = 0, 1, 2, ... until it succeeds, so every allocation
+ * site it reaches fails once.
+ */
+#include "helpers.h"
+
+void *__real_malloc(size_t size);
+void *__real_calloc(size_t n, size_t size);
+
+static int fail_countdown = -1;	/* -1: never fail; otherwise fail when it reaches 0 */
+static int failures;
+
+static int should_fail(void)
+{
+	if (fail_countdown < 0)
+		return 0;
+	if (fail_countdown-- == 0) {
+		failures++;
+		return 1;
+	}
+	return 0;
+}
+
+void *__wrap_malloc(size_t size)
+{
+	return should_fail() ? NULL : __real_malloc(size);
+}
+
+void *__wrap_calloc(size_t n, size_t size)
+{
+	return should_fail() ? NULL : __real_calloc(n, size);
+}
+
+static void arm(int n)
+{
+	fail_countdown = n;
+}
+
+static void disarm(void)
+{
+	fail_countdown = -1;
+}
+
+static void s16_stage_new(void **state)
+{
+	exitleft_stage *s = NULL;
+	int n, rc;
+
+	(void)state;
+	for (n = 0;; n++) {
+		arm(n);
+		rc = exitleft_stage_new(&s);
+		disarm();
+		if (rc == 0)
+			break;
+		assert_int_equal(rc, -ENOMEM);
+		assert_null(s);
+	}
+	assert_true(n >= 1);
+	assert_int_equal(exitleft_stage_free(s), 0);
+}
+
+/* Fills a stage with tickets, short and long tokens, failing every allocation on the way:
+ * the table's creation and its bucket doublings included. */
+static void s16_ticket_new(void **state)
+{
+	enum { N = 300 };
+	exitleft_stage *s;
+	static exitleft_ticket *t[N];
+	unsigned char tok[64];
+	int total_failures = 0;
+
+	(void)state;
+	assert_int_equal(exitleft_stage_new(&s), 0);
+	memset(tok, 0xab, sizeof(tok));
+	for (uint32_t i = 0; i < N; i++) {
+		size_t len = i % 2 ? sizeof(tok) : sizeof(i);	/* inline and heap tokens */
+		memcpy(tok, &i, sizeof(i));
+		for (int n = 0;; n++) {
+			exitleft_ticket *got = NULL;
+			size_t before = s->nlive;
+			failures = 0;
+			arm(n);
+			int rc = exitleft_ticket_new(s, tok, len, &got);
+			disarm();
+			if (rc == 0) {
+				t[i] = got;
+				break;
+			}
+			assert_int_equal(rc, -ENOMEM);
+			assert_int_equal(failures, 1);
+			total_failures++;
+			assert_null(got);
+			assert_int_equal(s->nlive, before);
+			/* The token is not held: nothing was half added. */
+			assert_int_equal(exitleft_notify(s, tok, len), 0);
+			check_stage(s);
+		}
+	}
+	print_message("ticket_new: %d allocation failures injected\n", total_failures);
+	assert_true(total_failures >= N);
+	/* Every ticket is there and works. */
+	for (uint32_t i = 0; i < N; i++) {
+		size_t len = i % 2 ? sizeof(tok) : sizeof(i);
+		memcpy(tok, &i, sizeof(i));
+		assert_int_equal(exitleft_notify(s, tok, len), 1);
+		assert_int_equal(exitleft_enter(t[i], NULL), EXITLEFT_TOKEN);
+	}
+	for (uint32_t i = 0; i < N; i++)
+		assert_int_equal(exitleft_ticket_free(t[i]), 0);
+	assert_int_equal(exitleft_stage_free(s), 0);
+}
+
+static void s16_deliver(void **state)
+{
+	exitleft_stage *s;
+	exitleft_ticket *a;
+	int item;
+	void *got;
+
+	(void)state;
+	assert_int_equal(exitleft_stage_new(&s), 0);
+	a = ticket_named(s, "a");
+	arm(0);
+	assert_int_equal(exitleft_deliver(s, "a", 1, &item), -ENOMEM);
+	disarm();
+	/* Nothing delivered, nothing recorded. */
+	assert_int_equal(exitleft_take(a, &got), 0);
+	assert_false(a->notified);
+	assert_int_equal(exitleft_enter(a, NULL), EXITLEFT_HEAD);
+	assert_int_equal(exitleft_exit(a), 0);
+	assert_int_equal(exitleft_deliver(s, "a", 1, &item), 1);
+	assert_int_equal(exitleft_take(a, &got), 1);
+	assert_ptr_equal(got, &item);
+	assert_int_equal(exitleft_ticket_free(a), 0);
+	assert_int_equal(exitleft_stage_free(s), 0);
+}
+
+/* The library never calls exit() or abort(), whatever fails (uthash's fatal path is off). */
+static void s16_no_allocation_path_exits(void **state)
+{
+	exitleft_stage *s;
+	exitleft_ticket *t;
+
+	(void)state;
+	assert_int_equal(exitleft_stage_new(&s), 0);
+	for (int n = 0; n < 8; n++) {
+		arm(0);
+		assert_int_equal(exitleft_ticket_new(s, &n, sizeof(n), &t), -ENOMEM);
+		disarm();
+	}
+	check_stage(s);
+	assert_int_equal(exitleft_stage_free(s), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(s16_stage_new),
+		cmocka_unit_test(s16_ticket_new),
+		cmocka_unit_test(s16_deliver),
+		cmocka_unit_test(s16_no_allocation_path_exits),
+	};
+	return cmocka_run_group_tests_name("alloc", tests, NULL, NULL);
+}
