@@ -163,6 +163,11 @@ static unsigned echo_sleep_ms(const char *in, size_t len)
 	return ms < UDP_SLEEP_MAX_MS ? ms : UDP_SLEEP_MAX_MS;
 }
 
+bool udp_echo_slow(const char *in, size_t len)
+{
+	return echo_sleep_ms(in, len) > 0;
+}
+
 size_t udp_echo_answer(uint64_t n, const char *in, size_t len, char *out, size_t cap)
 {
 	unsigned ms = echo_sleep_ms(in, len);

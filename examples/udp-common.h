@@ -58,6 +58,9 @@ void udp_deadline_ms(struct timespec *ts, unsigned ms);
  */
 size_t udp_echo_answer(uint64_t n, const char *in, size_t len, char *out, size_t cap);
 
+/* Whether answering `in` takes a while (a "sleep:" request): a head should step down first. */
+bool udp_echo_slow(const char *in, size_t len);
+
 /* Sorts v in place, ascending. */
 void udp_sort_u64(uint64_t *v, size_t n);
 

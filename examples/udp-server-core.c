@@ -3,10 +3,17 @@
  *
  * Every peer (a remote address) is served by a thread of its own holding a ticket whose token
  * is the peer's normalised address. A peer thread answers what is in its mailbox, then
- * enters the stage. As head it reads the socket: a datagram from its own peer it keeps (it
- * exits first, so that another thread reads while it answers); any other it delivers to the
- * mailbox of the peer's ticket, which wakes that thread and no other. A datagram from an
- * unknown peer makes the head start a thread for it, unless max_peers threads are alive.
+ * enters the stage. As head it reads the socket: a datagram from its own peer it keeps and
+ * answers at once, still heading; any other it delivers to the mailbox of the peer's ticket,
+ * which wakes that thread and no other. A datagram from an unknown peer makes the head start
+ * a thread for it, unless max_peers threads are alive. Headship rotates when the socket is
+ * quiet for poll_ms, when the head's own peer has been idle too long, and before a slow
+ * answer ("sleep:"): the head exits first, so that another thread reads while it works.
+ *
+ * Why answer in place: promotion is first in, first out, and under ping-pong load the
+ * longest waiter is the peer whose next datagram is first in the socket. A head that exited
+ * for every datagram of its own would make every datagram wait for a thread to wake before
+ * the socket is read again (measured: throughput below the dispatcher's at 64 peers).
  *
  * A peer idle for idle_ms frees its ticket. exitleft_ticket_free() refuses (-ENOTEMPTY) while
  * the mailbox holds items, so a datagram delivered as the peer retires is answered, not lost;
@@ -52,6 +59,7 @@ struct peer {
 	exitleft_ticket *ticket;	/* freed by the thread itself before it sets done */
 	pthread_t thread;
 	uint64_t answered, wakes_token, wakes_head, retire_races, send_errors, dropped;
+	uint64_t last_ns;		/* when the thread last answered its peer */
 	bool retired;			/* left because idle, not because of the stop */
 	bool done;			/* the thread has freed its ticket and may be joined */
 	struct peer *next;		/* server.peers */
@@ -169,14 +177,34 @@ fail:
 	return false;
 }
 
-/*
- * The head's work: reads the socket and routes every datagram, until one from `own` arrives
- * (returned, for the caller to answer once it has exited), the socket stays quiet for
- * poll_ms, or the server stops (NULL). The listener (own NULL) also returns as soon as a peer
- * thread is alive to take over the reading.
- */
-static struct dgram *head_serve(struct server *srv, const struct udp_addr *own)
+/* Answers one datagram of the peer's own and frees it. */
+static void peer_answer(struct peer *p, struct dgram *d)
 {
+	char out[UDP_DGRAM_MAX + 24];
+	size_t len;
+
+	p->last_ns = udp_now_ns();
+	len = udp_echo_answer(p->answered + 1, d->data, d->len, out, sizeof(out));
+
+	if (sendto(p->srv->cfg->fd, out, len, 0, (const struct sockaddr *)&d->from.ss,
+		   d->from.len) < 0)
+		p->send_errors++;
+	else
+		p->answered++;
+	free(d);
+}
+
+/*
+ * The head's work: reads the socket and routes every datagram, answering its own peer's
+ * quick ones in place, until a slow one of its own arrives (returned, for the caller to
+ * answer once it has exited), the socket stays quiet for poll_ms, its own peer has been idle
+ * for idle_ms, or the server stops (NULL). The listener (self NULL) also returns as soon as
+ * a peer thread is alive to take over the reading.
+ */
+static struct dgram *head_serve(struct server *srv, struct peer *self)
+{
+	const struct udp_addr *own = self ? &self->addr : NULL;
+	uint64_t idle_ns = (uint64_t)srv->cfg->idle_ms * 1000000u;
 	struct udp_server_stats *st = &srv->by_head;
 	char buf[UDP_DGRAM_MAX];
 
@@ -207,7 +235,10 @@ static struct dgram *head_serve(struct server *srv, const struct udp_addr *own)
 		memcpy(d->data, buf, (size_t)n);
 		if (own && addr_equal(own, &d->from)) {
 			st->kept++;
-			return d;
+			if (udp_echo_slow(d->data, d->len))
+				return d;
+			peer_answer(self, d);
+			continue;
 		}
 		rc = exitleft_deliver(srv->stage, &d->from.ss, d->from.len, d);
 		if (rc == 1) {
@@ -217,6 +248,8 @@ static struct dgram *head_serve(struct server *srv, const struct udp_addr *own)
 				st->dropped_other++;
 			free(d);
 		}
+		if (own && udp_now_ns() - self->last_ns >= idle_ns)
+			return NULL;	/* step down, to retire */
 		if (!own) {
 			bool someone;
 
@@ -228,20 +261,6 @@ static struct dgram *head_serve(struct server *srv, const struct udp_addr *own)
 		}
 	}
 	return NULL;
-}
-
-/* Answers one datagram of the peer's own and frees it. */
-static void peer_answer(struct peer *p, struct dgram *d)
-{
-	char out[UDP_DGRAM_MAX + 24];
-	size_t len = udp_echo_answer(p->answered + 1, d->data, d->len, out, sizeof(out));
-
-	if (sendto(p->srv->cfg->fd, out, len, 0, (const struct sockaddr *)&d->from.ss,
-		   d->from.len) < 0)
-		p->send_errors++;
-	else
-		p->answered++;
-	free(d);
 }
 
 /* Marks the peer's ticket gone; lock not held. */
@@ -276,21 +295,19 @@ static void *peer_main(void *arg)
 	struct peer *p = arg;
 	struct server *srv = p->srv;
 	uint64_t idle_ns = (uint64_t)srv->cfg->idle_ms * 1000000u;
-	uint64_t last = udp_now_ns();
 
+	p->last_ns = udp_now_ns();
 	for (;;) {
 		struct timespec deadline;
 		struct dgram *d;
 		uint64_t until;
 		int rc;
 
-		while (exitleft_take(p->ticket, (void **)&d) == 1) {
+		while (exitleft_take(p->ticket, (void **)&d) == 1)
 			peer_answer(p, d);
-			last = udp_now_ns();
-		}
 		if (server_stopping(srv))
 			break;
-		if (udp_now_ns() - last >= idle_ns) {
+		if (udp_now_ns() - p->last_ns >= idle_ns) {
 			rc = exitleft_ticket_free(p->ticket);
 			if (rc == 0) {
 				p->retired = true;
@@ -300,7 +317,7 @@ static void *peer_main(void *arg)
 			p->retire_races++;
 			continue;
 		}
-		until = last + idle_ns;
+		until = p->last_ns + idle_ns;
 		deadline.tv_sec = (time_t)(until / 1000000000u);
 		deadline.tv_nsec = (long)(until % 1000000000u);
 		rc = exitleft_enter(p->ticket, &deadline);
@@ -308,12 +325,10 @@ static void *peer_main(void *arg)
 			p->wakes_token++;
 		} else if (rc == EXITLEFT_HEAD) {
 			p->wakes_head++;
-			d = head_serve(srv, &p->addr);
+			d = head_serve(srv, p);
 			exitleft_exit(p->ticket);
-			if (d) {
-				peer_answer(p, d);
-				last = udp_now_ns();
-			}
+			if (d)
+				peer_answer(p, d);	/* a slow one: someone else reads meanwhile */
 		} else if (rc != EXITLEFT_TIMEOUT) {
 			break;		/* EXITLEFT_CLOSED */
 		}
