@@ -43,7 +43,8 @@ srv_pid=
 
 get() { tr ' ' '\n' <"$1" | sed -n "s/^$2=//p" | tail -n 1; }
 
-echo "exitleft UDP demo: one unconnected socket on $(sed -n 's/^listening on //p' "$tmp/server"), a thread per peer"
+where=$(sed -n 's/^listening on //p' "$tmp/server")
+echo "exitleft UDP demo: one unconnected socket on $where, a thread per peer"
 printf '  peers              %s\n' "$(get "$tmp/client" peers)"
 printf '  datagrams          %s round trips (%s sent)\n' "$(get "$tmp/client" datagrams)" \
 	"$(get "$tmp/client" sent)"
