@@ -1,0 +1,184 @@
+#!/bin/sh
+# udp-test.sh SCENARIO SERVER CLIENT - one loopback test of exitleft-udp-server
+#
+# Starts the server on a free loopback port, runs a client against it, stops the server and
+# checks both sides' counters. Every wait is bounded; the server is killed if it outstays.
+# Exits 0 on success, 1 with a message on failure (never skips).
+set -u
+
+scenario=$1
+server=$2
+client=$3
+tmp=$(mktemp -d)
+srv_pid=
+trap 'if [ -n "$srv_pid" ]; then kill -9 "$srv_pid" 2>/dev/null; fi; rm -rf "$tmp"' EXIT
+
+fail() {
+	echo "FAIL ($scenario): $*" >&2
+	for f in "$tmp"/*.out "$tmp"/*.err; do
+		[ -s "$f" ] && { echo "--- $f" >&2; cat "$f" >&2; }
+	done
+	exit 1
+}
+
+# start_server [wrapper...] -- [server options...]: sets srv_pid and port.
+start_server() {
+	wrap=
+	while [ $# -gt 0 ] && [ "$1" != -- ]; do wrap="$wrap $1"; shift; done
+	shift
+	# shellcheck disable=SC2086
+	$wrap "$server" "$@" >"$tmp/server.out" 2>"$tmp/server.err" &
+	srv_pid=$!
+	i=0
+	while ! grep -q '^listening on' "$tmp/server.out" 2>/dev/null; do
+		i=$((i + 1))
+		[ $i -gt 200 ] && fail "server did not start within 20 s"
+		kill -0 "$srv_pid" 2>/dev/null || fail "server died at start"
+		sleep 0.1
+	done
+	port=$(sed -n 's/^listening on .*:\([0-9]*\)$/\1/p' "$tmp/server.out")
+	[ -n "$port" ] || fail "no port in: $(cat "$tmp/server.out")"
+}
+
+# stop_server [signal] [patience in tenths of a second]: waits for a clean exit.
+stop_server() {
+	sig=${1:-TERM}
+	patience=${2:-50}
+	[ "$sig" != none ] && kill -"$sig" "$srv_pid"
+	i=0
+	while kill -0 "$srv_pid" 2>/dev/null; do
+		i=$((i + 1))
+		[ $i -gt "$patience" ] && fail "server still running $((patience / 10)) s after SIG$sig"
+		sleep 0.1
+	done
+	wait "$srv_pid"
+	rc=$?
+	srv_pid=
+	[ $rc -eq 0 ] || fail "server exited with $rc"
+	grep -q '^server: ' "$tmp/server.out" || fail "server printed no counters"
+}
+
+# stat FILE KEY: the value of KEY=value in the counters line of FILE.
+stat() {
+	tr ' ' '\n' <"$1" | sed -n "s/^$2=//p" | tail -n 1
+}
+
+run_client() {
+	timeout 25 "$client" -p "$port" "$@" >"$tmp/client.out" 2>"$tmp/client.err" ||
+		fail "client failed (exit $?)"
+}
+
+# A float comparison, a < b.
+lt() {
+	awk -v a="$1" -v b="$2" 'BEGIN { exit !(a < b) }'
+}
+
+echo_test() {
+	family=$1
+	peers=$2
+	count=$3
+	start_server -- $family
+	run_client $family -n "$peers" -c "$count"
+	stop_server
+	answered=$(stat "$tmp/server.out" answered)
+	want=$((peers * (count + 1)))		# the client's warm-up trip included
+	[ "$answered" = "$want" ] || fail "server answered $answered, expected $want"
+	[ "$(stat "$tmp/server.out" peers_started)" = "$peers" ] || fail "wrong peers_started"
+	cat "$tmp/client.out" "$tmp/server.out"
+}
+
+case $scenario in
+ipv4-1)		echo_test "" 1 3000 ;;
+ipv4-8)		echo_test "" 8 2000 ;;
+ipv4-64)	echo_test "" 64 300 ;;
+ipv6-1)		echo_test -6 1 3000 ;;
+ipv6-8)		echo_test -6 8 2000 ;;
+ipv6-64)	echo_test -6 64 300 ;;
+
+join-leave)
+	# Peers join 40 ms apart and fall silent halfway for longer than the server's idle
+	# limit: each one's thread is retired, and its next datagram starts a fresh thread.
+	# (Late joiners idle past the limit after their warm-up trip too: restarts >= 16.)
+	start_server -- --idle-ms 200 --poll-ms 10
+	run_client -n 16 -c 400 --stagger-ms 40 --pause-ms 700 --allow-restarts
+	stop_server
+	[ "$(stat "$tmp/client.out" restarts)" -ge 16 ] || fail "expected >= 16 restarts"
+	retired=$(stat "$tmp/server.out" peers_retired)
+	started=$(stat "$tmp/server.out" peers_started)
+	[ "$retired" -ge 16 ] || fail "only $retired peers retired"
+	[ "$started" -ge 32 ] || fail "only $started peers started"
+	cat "$tmp/client.out" "$tmp/server.out"
+	;;
+
+slow-peer)
+	# One peer's thread sleeps 50 ms per answer; the seven others must not wait for it.
+	start_server --
+	run_client -n 8 -c 2000 --slow-peers 1 --slow-ms 50 --slow-count 30
+	stop_server
+	fast=$(stat "$tmp/client.out" fast_done_ms)
+	slow=$(stat "$tmp/client.out" slow_done_ms)
+	p99=$(stat "$tmp/client.out" p99_us)
+	lt "$fast" "$slow" || fail "fast peers ($fast ms) finished after the slow one ($slow ms)"
+	lt "$p99" 50000 || fail "fast peers' p99 $p99 us: they waited for the slow peer"
+	cat "$tmp/client.out" "$tmp/server.out"
+	;;
+
+stray)
+	# Four peers fill the server's limit; three strays must be counted, dropped, unanswered.
+	start_server -- --max-peers 4
+	run_client -n 4 -c 2000 --strays 3
+	stop_server
+	[ "$(stat "$tmp/server.out" dropped_limit)" = 3 ] || fail "expected dropped_limit=3"
+	[ "$(stat "$tmp/server.out" peers_max)" = 4 ] || fail "expected peers_max=4"
+	cat "$tmp/client.out" "$tmp/server.out"
+	;;
+
+shutdown-duration)
+	# 64 peer threads wait in the stage when --duration runs out: all must end by themselves.
+	start_server -- --duration 2
+	run_client -n 64 -c 50
+	stop_server none 60
+	[ "$(stat "$tmp/server.out" peers_started)" = 64 ] || fail "wrong peers_started"
+	cat "$tmp/client.out" "$tmp/server.out"
+	;;
+
+shutdown-valgrind)
+	# SIGTERM while 32 peer threads wait and one heads: everything joined and freed.
+	command -v valgrind >/dev/null ||
+		fail "valgrind not found: apt-get install -y valgrind (this test needs it)"
+	start_server valgrind -q --leak-check=full --show-leak-kinds=all --errors-for-leak-kinds=all \
+		--error-exitcode=1 -- --poll-ms 50
+	run_client -n 32 -c 50 --reply-timeout-ms 10000
+	sleep 0.5
+	stop_server TERM 150
+	grep -q 'ERROR SUMMARY\|definitely lost\|still reachable' "$tmp/server.err" &&
+		fail "valgrind found errors or leaks"
+	cat "$tmp/client.out" "$tmp/server.out"
+	;;
+
+socat)
+	# A client nobody here wrote: socat, from one fixed source port, twice per family.
+	command -v socat >/dev/null ||
+		fail "socat not found: apt-get install -y socat (this test needs it)"
+	for fam in 4 6; do
+		if [ $fam = 4 ]; then opt=; dst=127.0.0.1; else opt=-6; dst='[::1]'; fi
+		start_server -- $opt
+		sport=$(( (port % 20000) + 30000 ))
+		for n in 1 2; do
+			out=$(printf 'hello %s' "$n" |
+				timeout 5 socat -T 2 - "UDP$fam:$dst:$port,sourceport=$sport,reuseaddr")
+			[ "$out" = "$n hello $n" ] ||
+				fail "IPv$fam: socat got '$out', expected '$n hello $n'"
+			echo "IPv$fam socat: sent 'hello $n', got '$out'"
+		done
+		stop_server
+		[ "$(stat "$tmp/server.out" peers_started)" = 1 ] || fail "one peer expected"
+		cat "$tmp/server.out"
+	done
+	;;
+
+*)
+	fail "unknown scenario"
+	;;
+esac
+exit 0

@@ -1,0 +1,70 @@
+/*
+ * udp-common.h - what the UDP server, client and bench share: addresses, clocks, the echo
+ * protocol and percentiles.
+ *
+ * The protocol: every datagram a peer sends is answered with one datagram, "<n> <payload>",
+ * where <payload> is the datagram as received and <n> counts the datagrams the server's thread
+ * for that peer has answered, from 1. A payload starting "sleep:<ms>:" makes the peer's thread
+ * sleep that long (at most UDP_SLEEP_MAX_MS) before answering, to play a slow peer.
+ */
+#ifndef EXITLEFT_UDP_COMMON_H
+#define EXITLEFT_UDP_COMMON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#define UDP_DGRAM_MAX 2048	/* longest datagram the examples handle; longer ones truncate */
+#define UDP_SLEEP_MAX_MS 1000
+
+/*
+ * A peer's address as a token: the struct zeroed, then family, address and port copied in,
+ * so that padding bytes (sin_zero, sin6_flowinfo) never make equal peers differ.
+ */
+struct udp_addr {
+	struct sockaddr_storage ss;
+	socklen_t len;		/* sizeof(struct sockaddr_in) or sizeof(struct sockaddr_in6) */
+};
+
+/* Parses host (numeric IPv4 or IPv6) and port into *out. Returns 0 or -EINVAL. */
+int udp_addr_parse(const char *host, unsigned port, struct udp_addr *out);
+
+/* Normalises a recvfrom() address; returns false for a family other than INET/INET6. */
+bool udp_addr_normalise(const struct sockaddr_storage *in, struct udp_addr *out);
+
+/* "127.0.0.1:4242" or "[::1]:4242" into buf. */
+void udp_addr_format(const struct udp_addr *a, char *buf, size_t cap);
+
+/* The port of a normalised address. */
+unsigned udp_addr_port(const struct udp_addr *a);
+
+/* A datagram socket of the address's family bound to it, with large buffers; -errno. */
+int udp_socket_bind(const struct udp_addr *a, bool reuseaddr);
+
+/* Sets a socket's receive timeout; 0 on success, -errno. */
+int udp_socket_rcvtimeo(int fd, unsigned ms);
+
+/* CLOCK_MONOTONIC in nanoseconds. */
+uint64_t udp_now_ns(void);
+
+/* An absolute CLOCK_MONOTONIC deadline `ms` from now. */
+void udp_deadline_ms(struct timespec *ts, unsigned ms);
+
+/*
+ * The server side of the protocol: writes the answer to `in` as the `n`-th datagram of its
+ * peer into out (cap bytes), after sleeping if asked to. Returns the answer's length.
+ */
+size_t udp_echo_answer(uint64_t n, const char *in, size_t len, char *out, size_t cap);
+
+/* Whether answering `in` takes a while (a "sleep:" request): a head should step down first. */
+bool udp_echo_slow(const char *in, size_t len);
+
+/* Sorts v in place, ascending. */
+void udp_sort_u64(uint64_t *v, size_t n);
+
+/* The p-th percentile (0 < p <= 100, nearest rank) of sorted values; 0 when n is 0. */
+uint64_t udp_percentile(const uint64_t *sorted, size_t n, double p);
+
+#endif /* EXITLEFT_UDP_COMMON_H */

@@ -1,0 +1,494 @@
+/*
+ * udp-server-core.c - the UDP echo server on a stage
+ *
+ * Every peer (a remote address) is served by a thread of its own holding a ticket whose token
+ * is the peer's normalised address. A peer thread answers what is in its mailbox, then
+ * enters the stage. As head it reads the socket: a datagram from its own peer it keeps and
+ * answers at once, still heading; any other it delivers to the mailbox of the peer's ticket,
+ * which wakes that thread and no other. A datagram from an unknown peer makes the head start
+ * a thread for it, unless max_peers threads are alive. Headship rotates when the socket is
+ * quiet for poll_ms, when the head's own peer has been idle too long, and before a slow
+ * answer ("sleep:"): the head exits first, so that another thread reads while it works.
+ *
+ * Why answer in place: promotion is first in, first out, and under ping-pong load the
+ * longest waiter is the peer whose next datagram is first in the socket. A head that exited
+ * for every datagram of its own would make every datagram wait for a thread to wake before
+ * the socket is read again (measured: throughput below the dispatcher's at 64 peers).
+ *
+ * A peer idle for idle_ms frees its ticket. exitleft_ticket_free() refuses (-ENOTEMPTY) while
+ * the mailbox holds items, so a datagram delivered as the peer retires is answered, not lost;
+ * one arriving after the ticket is gone finds no holder and starts a fresh peer thread.
+ *
+ * Nobody heads an empty stage, so the calling thread is the listener: while no peer is
+ * alive it enters the stage itself and reads until it has started one, then steps aside.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "exitleft.h"
+#include "udp-common.h"
+#include "udp-server-core.h"
+
+#define PEER_STACK (256 * 1024)
+#define LISTENER_NAP_MS 100	/* how often the listener looks at the stop flag and reaps */
+
+/* A datagram as received, owned by whoever holds the pointer (head, mailbox, peer). */
+struct dgram {
+	struct udp_addr from;
+	size_t len;
+	char data[];
+};
+
+struct server;
+
+/*
+ * One peer thread. addr, ticket and the counters belong to the thread (the head that starts
+ * it sets them before pthread_create); the server's thread reads the counters after joining.
+ * next and done are guarded by server.lock.
+ */
+struct peer {
+	struct server *srv;
+	struct udp_addr addr;		/* the token; fixed for the peer's life */
+	exitleft_ticket *ticket;	/* freed by the thread itself before it sets done */
+	pthread_t thread;
+	uint64_t answered, wakes_token, wakes_head, retire_races, send_errors, dropped;
+	uint64_t last_ns;		/* when the thread last answered its peer */
+	bool retired;			/* left because idle, not because of the stop */
+	bool done;			/* the thread has freed its ticket and may be joined */
+	struct peer *next;		/* server.peers */
+};
+
+/*
+ * A running server.
+ *
+ * lock guards peers, nlive, npending and peers_max, and is the mutex of nobody_cond.
+ *   nlive counts peers whose ticket is alive (what max_peers bounds); npending counts
+ *   threads started and not yet joined, raised before pthread_create so that shutdown
+ *   waits for a thread even before it is on the peers list.
+ * by_head holds the counters of the read path; only the head touches them, and headship
+ *   passes under the stage's lock, so headship itself orders every access.
+ * totals and the listener's counters belong to the server's own thread.
+ */
+struct server {
+	const struct udp_server_config *cfg;
+	atomic_bool *stop;
+	exitleft_stage *stage;
+	uint64_t end_ns;		/* when duration_ms passes, or 0 */
+	pthread_mutex_t lock;
+	pthread_cond_t nobody_cond;	/* signalled when nlive drops to 0 */
+	struct peer *peers;
+	unsigned nlive, npending;
+	uint64_t peers_max;
+	struct udp_server_stats by_head;
+	struct udp_server_stats totals;
+};
+
+static bool server_stopping(struct server *srv)
+{
+	if (atomic_load_explicit(srv->stop, memory_order_relaxed))
+		return true;
+	if (srv->end_ns && udp_now_ns() >= srv->end_ns) {
+		atomic_store(srv->stop, true);
+		return true;
+	}
+	return false;
+}
+
+static bool addr_equal(const struct udp_addr *a, const struct udp_addr *b)
+{
+	return a->len == b->len && memcmp(&a->ss, &b->ss, a->len) == 0;
+}
+
+static void *peer_main(void *arg);
+
+/* Undoes the count of a peer that did not start; lock not held. */
+static void peer_unreserve(struct server *srv, bool started_thread)
+{
+	pthread_mutex_lock(&srv->lock);
+	if (--srv->nlive == 0)
+		pthread_cond_signal(&srv->nobody_cond);
+	if (!started_thread)
+		srv->npending--;
+	pthread_mutex_unlock(&srv->lock);
+}
+
+/*
+ * Starts a thread for the unknown sender of d, with d in its mailbox. Returns true if d was
+ * handed over; false if it stays the caller's (limit reached, stage closed, no memory).
+ * Called by the head only: no other thread can take the token meanwhile.
+ */
+static bool peer_spawn(struct server *srv, struct dgram *d)
+{
+	pthread_attr_t attr;
+	struct peer *p;
+	void *back;
+	int rc;
+
+	pthread_mutex_lock(&srv->lock);
+	if (srv->nlive >= srv->cfg->max_peers) {
+		pthread_mutex_unlock(&srv->lock);
+		srv->by_head.dropped_limit++;
+		return false;
+	}
+	srv->nlive++;
+	srv->npending++;
+	if (srv->nlive > srv->peers_max)
+		srv->peers_max = srv->nlive;
+	pthread_mutex_unlock(&srv->lock);
+
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		goto fail;
+	p->srv = srv;
+	p->addr = d->from;
+	if (exitleft_ticket_new(srv->stage, &p->addr.ss, p->addr.len, &p->ticket) < 0)
+		goto fail_peer;
+	if (exitleft_deliver(srv->stage, &p->addr.ss, p->addr.len, d) != 1)
+		goto fail_ticket;
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, PEER_STACK);
+	rc = pthread_create(&p->thread, &attr, peer_main, p);
+	pthread_attr_destroy(&attr);
+	if (rc) {
+		(void)exitleft_take(p->ticket, &back);	/* d, given back to the caller */
+		goto fail_ticket;
+	}
+	pthread_mutex_lock(&srv->lock);
+	p->next = srv->peers;
+	srv->peers = p;
+	pthread_mutex_unlock(&srv->lock);
+	srv->by_head.peers_started++;
+	return true;
+
+fail_ticket:
+	exitleft_ticket_free(p->ticket);
+fail_peer:
+	free(p);
+fail:
+	peer_unreserve(srv, false);
+	srv->by_head.dropped_other++;
+	return false;
+}
+
+/* Answers one datagram of the peer's own and frees it. */
+static void peer_answer(struct peer *p, struct dgram *d)
+{
+	char out[UDP_DGRAM_MAX + 24];
+	size_t len;
+
+	p->last_ns = udp_now_ns();
+	len = udp_echo_answer(p->answered + 1, d->data, d->len, out, sizeof(out));
+
+	if (sendto(p->srv->cfg->fd, out, len, 0, (const struct sockaddr *)&d->from.ss,
+		   d->from.len) < 0)
+		p->send_errors++;
+	else
+		p->answered++;
+	free(d);
+}
+
+/*
+ * The head's work: reads the socket and routes every datagram, answering its own peer's
+ * quick ones in place, until a slow one of its own arrives (returned, for the caller to
+ * answer once it has exited), the socket stays quiet for poll_ms, its own peer has been idle
+ * for idle_ms, or the server stops (NULL). The listener (self NULL) also returns as soon as
+ * a peer thread is alive to take over the reading.
+ */
+static struct dgram *head_serve(struct server *srv, struct peer *self)
+{
+	const struct udp_addr *own = self ? &self->addr : NULL;
+	uint64_t idle_ns = (uint64_t)srv->cfg->idle_ms * 1000000u;
+	struct udp_server_stats *st = &srv->by_head;
+	char buf[UDP_DGRAM_MAX];
+
+	while (!server_stopping(srv)) {
+		struct sockaddr_storage from;
+		socklen_t fromlen = sizeof(from);
+		struct dgram *d;
+		ssize_t n;
+		int rc;
+
+		memset(&from, 0, sizeof(from));
+		n = recvfrom(srv->cfg->fd, buf, sizeof(buf), 0, (struct sockaddr *)&from,
+			     &fromlen);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			st->head_timeouts++;	/* EAGAIN: quiet for poll_ms; rotate */
+			return NULL;
+		}
+		d = malloc(sizeof(*d) + (size_t)n);
+		if (!d || !udp_addr_normalise(&from, &d->from)) {
+			free(d);
+			st->dropped_other++;
+			continue;
+		}
+		st->received++;
+		d->len = (size_t)n;
+		memcpy(d->data, buf, (size_t)n);
+		if (own && addr_equal(own, &d->from)) {
+			st->kept++;
+			if (udp_echo_slow(d->data, d->len))
+				return d;
+			peer_answer(self, d);
+			continue;
+		}
+		rc = exitleft_deliver(srv->stage, &d->from.ss, d->from.len, d);
+		if (rc == 1) {
+			st->delivered++;
+		} else if (rc < 0 || !peer_spawn(srv, d)) {
+			if (rc < 0)
+				st->dropped_other++;
+			free(d);
+		}
+		if (own && udp_now_ns() - self->last_ns >= idle_ns)
+			return NULL;	/* step down, to retire */
+		if (!own) {
+			bool someone;
+
+			pthread_mutex_lock(&srv->lock);
+			someone = srv->nlive > 0;
+			pthread_mutex_unlock(&srv->lock);
+			if (someone)
+				return NULL;
+		}
+	}
+	return NULL;
+}
+
+/* Marks the peer's ticket gone; lock not held. */
+static void peer_mark_done(struct peer *p)
+{
+	struct server *srv = p->srv;
+
+	pthread_mutex_lock(&srv->lock);
+	if (--srv->nlive == 0)
+		pthread_cond_signal(&srv->nobody_cond);
+	p->done = true;
+	pthread_mutex_unlock(&srv->lock);
+}
+
+/* Frees the ticket at shutdown, dropping what is still in (or still arriving in) the mailbox. */
+static void peer_close(struct peer *p)
+{
+	void *item;
+
+	for (;;) {
+		while (exitleft_take(p->ticket, &item) == 1) {
+			free(item);
+			p->dropped++;
+		}
+		if (exitleft_ticket_free(p->ticket) != -ENOTEMPTY)
+			break;
+	}
+}
+
+static void *peer_main(void *arg)
+{
+	struct peer *p = arg;
+	struct server *srv = p->srv;
+	uint64_t idle_ns = (uint64_t)srv->cfg->idle_ms * 1000000u;
+
+	p->last_ns = udp_now_ns();
+	for (;;) {
+		struct timespec deadline;
+		struct dgram *d;
+		uint64_t until;
+		int rc;
+
+		while (exitleft_take(p->ticket, (void **)&d) == 1)
+			peer_answer(p, d);
+		if (server_stopping(srv))
+			break;
+		if (udp_now_ns() - p->last_ns >= idle_ns) {
+			rc = exitleft_ticket_free(p->ticket);
+			if (rc == 0) {
+				p->retired = true;
+				break;
+			}
+			/* -ENOTEMPTY: a datagram came in as we retired; answer it, stay. */
+			p->retire_races++;
+			continue;
+		}
+		until = p->last_ns + idle_ns;
+		deadline.tv_sec = (time_t)(until / 1000000000u);
+		deadline.tv_nsec = (long)(until % 1000000000u);
+		rc = exitleft_enter(p->ticket, &deadline);
+		if (rc == EXITLEFT_TOKEN) {
+			p->wakes_token++;
+		} else if (rc == EXITLEFT_HEAD) {
+			p->wakes_head++;
+			d = head_serve(srv, p);
+			exitleft_exit(p->ticket);
+			if (d)
+				peer_answer(p, d);	/* a slow one: someone else reads meanwhile */
+		} else if (rc != EXITLEFT_TIMEOUT) {
+			break;		/* EXITLEFT_CLOSED */
+		}
+	}
+	if (!p->retired)
+		peer_close(p);
+	peer_mark_done(p);
+	return NULL;
+}
+
+static void stats_add(struct udp_server_stats *to, const struct peer *p)
+{
+	to->answered += p->answered;
+	to->wakes_token += p->wakes_token;
+	to->wakes_head += p->wakes_head;
+	to->retire_races += p->retire_races;
+	to->send_errors += p->send_errors;
+	to->dropped_other += p->dropped;
+	to->peers_retired += p->retired;
+}
+
+/*
+ * Joins the peers that are done (all of them if `all`, waiting for each), folding their
+ * counters into the totals. Returns the number of threads not joined yet.
+ */
+static unsigned server_reap(struct server *srv, bool all)
+{
+	struct peer **pp, *p, *ready = NULL;
+	unsigned left, joined = 0;
+
+	pthread_mutex_lock(&srv->lock);
+	for (pp = &srv->peers; (p = *pp);) {
+		if (p->done || all) {
+			*pp = p->next;
+			p->next = ready;
+			ready = p;
+		} else {
+			pp = &p->next;
+		}
+	}
+	pthread_mutex_unlock(&srv->lock);
+	while ((p = ready)) {
+		ready = p->next;
+		pthread_join(p->thread, NULL);
+		stats_add(&srv->totals, p);
+		free(p);
+		joined++;
+	}
+	pthread_mutex_lock(&srv->lock);
+	srv->npending -= joined;
+	left = srv->npending;
+	pthread_mutex_unlock(&srv->lock);
+	return left;
+}
+
+/* Waits (at most a nap) while peer threads are alive to read the socket themselves. */
+static void listener_nap(struct server *srv)
+{
+	struct timespec deadline;
+
+	udp_deadline_ms(&deadline, LISTENER_NAP_MS);
+	pthread_mutex_lock(&srv->lock);
+	while (srv->nlive > 0 && !server_stopping(srv)) {
+		if (pthread_cond_timedwait(&srv->nobody_cond, &srv->lock, &deadline) == ETIMEDOUT)
+			break;
+	}
+	pthread_mutex_unlock(&srv->lock);
+}
+
+/* The listener's loop: head the stage whenever no peer is alive to. */
+static void listener_run(struct server *srv, exitleft_ticket *listener)
+{
+	while (!server_stopping(srv)) {
+		struct timespec deadline;
+		bool nobody;
+		int rc;
+
+		listener_nap(srv);
+		server_reap(srv, false);
+		pthread_mutex_lock(&srv->lock);
+		nobody = srv->nlive == 0;
+		pthread_mutex_unlock(&srv->lock);
+		if (!nobody)
+			continue;
+		udp_deadline_ms(&deadline, LISTENER_NAP_MS);
+		rc = exitleft_enter(listener, &deadline);
+		if (rc == EXITLEFT_HEAD) {
+			srv->totals.wakes_head++;
+			head_serve(srv, NULL);
+			exitleft_exit(listener);
+		} else if (rc == EXITLEFT_CLOSED || rc < 0) {
+			break;
+		}
+	}
+}
+
+/* Stops everything: close the stage, wake the head, join every peer thread. */
+static void server_shutdown(struct server *srv)
+{
+	atomic_store(srv->stop, true);
+	exitleft_stage_close(srv->stage);
+	/* Wakes a head blocked in recvfrom() at once instead of after poll_ms. On an
+	 * unconnected socket Linux says ENOTCONN yet still shuts the reading side. */
+	(void)shutdown(srv->cfg->fd, SHUT_RD);
+	while (server_reap(srv, true) > 0) {
+		struct timespec ms = { .tv_sec = 0, .tv_nsec = 1000000L };
+
+		/* A head may be starting a thread right now; it is on the list in a moment. */
+		nanosleep(&ms, NULL);
+	}
+}
+
+int udp_server_run(const struct udp_server_config *cfg, atomic_bool *stop,
+		   struct udp_server_stats *stats)
+{
+	static const char listener_token[] = "listener";	/* no sockaddr is 9 bytes */
+	exitleft_ticket *listener;
+	pthread_condattr_t cattr;
+	struct server srv;
+	int rc;
+
+	memset(&srv, 0, sizeof(srv));
+	srv.cfg = cfg;
+	srv.stop = stop;
+	if (cfg->duration_ms)
+		srv.end_ns = udp_now_ns() + (uint64_t)cfg->duration_ms * 1000000u;
+	rc = udp_socket_rcvtimeo(cfg->fd, cfg->poll_ms ? cfg->poll_ms : 1);
+	if (rc)
+		return rc;
+	rc = exitleft_stage_new(&srv.stage);
+	if (rc)
+		return rc;
+	rc = exitleft_ticket_new(srv.stage, listener_token, sizeof(listener_token), &listener);
+	if (rc) {
+		exitleft_stage_free(srv.stage);
+		return rc;
+	}
+	pthread_mutex_init(&srv.lock, NULL);
+	pthread_condattr_init(&cattr);
+	pthread_condattr_setclock(&cattr, CLOCK_MONOTONIC);	/* udp_deadline_ms() */
+	pthread_cond_init(&srv.nobody_cond, &cattr);
+	pthread_condattr_destroy(&cattr);
+
+	listener_run(&srv, listener);
+	server_shutdown(&srv);
+
+	rc = exitleft_ticket_free(listener);
+	if (rc == 0)
+		rc = exitleft_stage_free(srv.stage);
+	pthread_cond_destroy(&srv.nobody_cond);
+	pthread_mutex_destroy(&srv.lock);
+
+	*stats = srv.totals;
+	stats->received = srv.by_head.received;
+	stats->delivered = srv.by_head.delivered;
+	stats->kept = srv.by_head.kept;
+	stats->dropped_limit = srv.by_head.dropped_limit;
+	stats->dropped_other += srv.by_head.dropped_other;
+	stats->peers_started = srv.by_head.peers_started;
+	stats->head_timeouts = srv.by_head.head_timeouts;
+	stats->peers_max = srv.peers_max;
+	return rc;
+}
