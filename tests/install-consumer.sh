@@ -36,7 +36,7 @@ int main(void)
 	if (exitleft_ticket_free(t) || exitleft_stage_free(s))
 		return 4;
 	printf("consumer linked against libexitleft %s\n", exitleft_version());
-	return strcmp(exitleft_version(), "1.0.0") != 0;
+	return strcmp(exitleft_version(), "1.1.0") != 0;
 }
 C
 # shellcheck disable=SC2046
