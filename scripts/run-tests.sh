@@ -9,7 +9,7 @@ set -eu
 cd "$(dirname "$0")/.."
 . scripts/deps.sh
 need_packages meson ninja-build pkg-config gcc g++ clang libclang-rt-14-dev libc6-dev \
-	uthash-dev libcmocka-dev valgrind binutils python3 abigail-tools
+	uthash-dev libcmocka-dev valgrind binutils python3 abigail-tools mandoc groff-base
 
 status=0
 logs=
