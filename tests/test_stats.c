@@ -3,6 +3,8 @@
  * happens and at no other time, and the size-versioned struct serves older and newer
  * callers alike.
  */
+#include <inttypes.h>
+
 #include "helpers.h"
 
 /* A snapshot through a const pointer, as a monitor holding one would take it. */
@@ -326,7 +328,11 @@ static void snapshots_under_load(void **state)
 		atomic_init(&c[i].stop, 0);
 		assert_int_equal(pthread_create(&th[i], NULL, churn_main, &c[i]), 0);
 	}
-	for (int k = 0; k < 2000; k++) {
+	/* At least 2000 snapshots, and on until the threads have headed a while. */
+	for (int64_t k = 0, give_up = mono_ns() + (int64_t)TEST_PATIENCE_S * 1000000000;
+	     k < 2000 || prev.heads < 100; k++) {
+		if (mono_ns() > give_up)
+			fail_msg("the threads headed %" PRIu64 " times only", prev.heads);
 		st = stats_of(s);
 		assert_int_equal(st.tickets, N);
 		assert_true(st.waiters < N);	/* one of them heads, or nobody waits */
