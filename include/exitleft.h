@@ -38,8 +38,9 @@
  * Conventions
  *	Every function returns 0 (or a documented non-negative value) on success and a
  *	negative errno value on error; on error nothing has changed. Positive values are only
- *	the outcomes of exitleft_enter() and the counts of exitleft_deliver(),
- *	exitleft_notify() and exitleft_take(). exitleft_strerror() names every one of them.
+ *	the outcomes of exitleft_enter(), the counts of exitleft_deliver(), exitleft_notify()
+ *	and exitleft_take(), and the size exitleft_stage_stats() filled. exitleft_strerror()
+ *	names every outcome and error.
  *
  *	Deadlines are absolute times on CLOCK_MONOTONIC (clock_gettime(CLOCK_MONOTONIC, ...)
  *	plus a timeout): setting the wall clock changes no wait.

@@ -179,7 +179,7 @@ class Stage:
         filled = _check(_stage_stats(self, ctypes.byref(st), ctypes.sizeof(st)))
         # Only the fields the library filled: an older library may know fewer.
         return {name: getattr(st, name) for name, _ in _Stats._fields_
-                if getattr(_Stats, name).offset + 8 <= filled}
+                if getattr(_Stats, name).offset + getattr(_Stats, name).size <= filled}
 
     def _forget(self, key):
         with self._items_lock:
