@@ -38,8 +38,9 @@
  * Conventions
  *	Every function returns 0 (or a documented non-negative value) on success and a
  *	negative errno value on error; on error nothing has changed. Positive values are only
- *	the outcomes of exitleft_enter() and the counts of exitleft_deliver(),
- *	exitleft_notify() and exitleft_take(). exitleft_strerror() names every one of them.
+ *	the outcomes of exitleft_enter(), the counts of exitleft_deliver(), exitleft_notify()
+ *	and exitleft_take(), and the size exitleft_stage_stats() filled. exitleft_strerror()
+ *	names every outcome and error.
  *
  *	Deadlines are absolute times on CLOCK_MONOTONIC (clock_gettime(CLOCK_MONOTONIC, ...)
  *	plus a timeout): setting the wall clock changes no wait.
@@ -52,13 +53,16 @@
  *	ABI. The library keeps no global state; stages are independent of one another.
  *
  * ABI
- *	libexitleft.so.1; every symbol is versioned EXITLEFT_1.0. Functions added later go
- *	into new version nodes; the ones below never change meaning or signature.
+ *	libexitleft.so.1. The functions of 1.0 are versioned EXITLEFT_1.0; each later minor
+ *	release that adds functions puts them in a node of its own (EXITLEFT_1.1 inherits
+ *	EXITLEFT_1.0), and their documentation says "Since 1.1". A function never changes
+ *	meaning or signature once released.
  */
 #ifndef EXITLEFT_H
 #define EXITLEFT_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <time.h>
 
 #ifdef __cplusplus
@@ -242,8 +246,56 @@ EXITLEFT_EXPORT int exitleft_take(exitleft_ticket *ticket, void **itemp);
  */
 EXITLEFT_EXPORT const char *exitleft_strerror(int rc);
 
-/* exitleft_version - the library's version, "1.0.0" */
+/* exitleft_version - the library's version, "1.1.0" */
 EXITLEFT_EXPORT const char *exitleft_version(void);
+
+/*
+ * struct exitleft_stats - what a stage has done, for monitoring (since 1.1)
+ *
+ * Filled by exitleft_stage_stats(). The first two fields are the stage's state at the time
+ * of the call; the others count events since exitleft_stage_new() and never decrease.
+ * exitleft_notify() and exitleft_deliver() both count as notifications.
+ *
+ * The struct only ever grows at its end: a field, once released, keeps its offset, type
+ * and meaning. That is what lets exitleft_stage_stats() take the caller's idea of its size.
+ */
+struct exitleft_stats {
+	uint64_t tickets;		/* live tickets */
+	uint64_t waiters;		/* threads waiting in exitleft_enter() */
+	uint64_t heads;			/* exitleft_enter() calls that returned EXITLEFT_HEAD */
+	uint64_t notify_delivered;	/* notifications that woke the waiting holder */
+	uint64_t notify_recorded;	/* notifications recorded for an idle or heading holder */
+	uint64_t notify_unowned;	/* notifications for a token that no ticket held */
+	uint64_t timeouts;		/* exitleft_enter() calls that returned EXITLEFT_TIMEOUT */
+	uint64_t closes;		/* exitleft_enter() calls that returned EXITLEFT_CLOSED */
+};
+
+/*
+ * exitleft_stage_stats - read a stage's counters
+ *
+ * Since 1.1 (symbol version EXITLEFT_1.1).
+ *
+ * Fills the first min(size, sizeof(struct exitleft_stats)) bytes at `stats` with one
+ * consistent snapshot of the stage's counters, and zeroes the rest of the `size` bytes.
+ * Pass sizeof(*stats): a program built against this header keeps working with a later
+ * library whose struct has grown (it gets the fields it knows), and one built against a
+ * later header finds the fields this library does not know zeroed. The return value says
+ * which fields were filled: a field is valid when its offset plus its size is at most the
+ * value returned.
+ *
+ *	struct exitleft_stats st;
+ *	if (exitleft_stage_stats(stage, &st, sizeof(st)) >= 0)
+ *		printf("%" PRIu64 " waiting\n", st.waiters);
+ *
+ * The snapshot is taken under the stage's lock, as every other call takes it: `stage` is
+ * const because the call changes nothing, not because it runs without the lock. It blocks
+ * only as long as another call holds the lock, and any thread may call it.
+ *
+ * Returns the number of bytes filled with counters (> 0); -EINVAL if stage or stats is NULL
+ * or size is 0.
+ */
+EXITLEFT_EXPORT int exitleft_stage_stats(const exitleft_stage *stage, struct exitleft_stats *stats,
+					 size_t size);
 
 #ifdef __cplusplus
 }

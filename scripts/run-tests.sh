@@ -3,13 +3,16 @@
 #   1. gcc, warnings as errors: every test (unit, stress, ABI and install checks, examples);
 #   2. the unit tests and the demo again under valgrind memcheck (leaks are errors);
 #   3. clang with ThreadSanitizer: unit, stress, examples;
-#   4. clang with AddressSanitizer and UndefinedBehaviorSanitizer: unit, stress, examples.
+#   4. clang with AddressSanitizer and UndefinedBehaviorSanitizer: unit, stress, examples;
+#   5. distribution: the Debian packages (built, tested, lintian clean) and the meson dist
+#      tarball (built and tested from itself), each counted as one test.
 # Ends with one line "tests: N passed, N failed" and exits non-zero on any failure.
 set -eu
 cd "$(dirname "$0")/.."
 . scripts/deps.sh
 need_packages meson ninja-build pkg-config gcc g++ clang libclang-rt-14-dev libc6-dev \
-	uthash-dev libcmocka-dev valgrind binutils python3 socat
+	uthash-dev libcmocka-dev valgrind binutils python3 socat abigail-tools mandoc \
+	groff-base build-essential debhelper lintian pkgconf git
 
 status=0
 logs=
@@ -45,6 +48,33 @@ CC=clang setup_build build-asan -Dwerror=true -Db_sanitize=address,undefined -Db
 ninja -C build-asan >/dev/null
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 	run asan build-asan --suite unit --suite stress --suite examples --timeout-multiplier 4
+
+# --- Distribution (issue 6): checks that are not meson tests, each counted as one test --
+# step NAME SCRIPT: runs the script, shows its last line (or all of it when it fails), and
+# records its result as a one-line meson-style JSON log for the summary below. Exit 77 is
+# a skip: reported, not counted.
+step() {
+	name=$1 script=$2
+	echo "== $name"
+	mkdir -p build/steps
+	start=$(date +%s)
+	rc=0
+	sh "$script" >"build/steps/$name.out" 2>&1 || rc=$?
+	secs=$(($(date +%s) - start))
+	case $rc in
+	0)	echo "   $name OK ${secs}s: $(tail -n 1 "build/steps/$name.out")"
+		echo '{"name": "'"$name"'", "result": "OK"}' >"build/steps/$name.json" ;;
+	77)	echo "   $name SKIP: $(tail -n 1 "build/steps/$name.out")"
+		return 0 ;;
+	*)	status=1
+		cat "build/steps/$name.out"
+		echo "   $name FAIL ${secs}s"
+		echo '{"name": "'"$name"'", "result": "FAIL"}' >"build/steps/$name.json" ;;
+	esac
+	logs="$logs build/steps/$name"
+}
+step debian scripts/check-debian.sh	# dpkg-buildpackage -b in a scratch copy, then lintian
+step dist scripts/check-dist.sh		# meson dist from a scratch clone of HEAD
 
 # shellcheck disable=SC2086
 python3 - $logs <<'PY'

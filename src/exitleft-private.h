@@ -73,6 +73,20 @@ struct exitleft_ticket {
 };
 
 /*
+ * What exitleft_stage_stats() reports beyond what the stage's state already says: plain
+ * counters, raised under stage->lock by the call that makes the event happen, so that the
+ * hot paths pay one increment and no atomic.
+ */
+struct stage_counts {
+	uint64_t heads;			/* enter returned EXITLEFT_HEAD (wait.c) */
+	uint64_t notify_delivered;	/* notify/deliver woke the waiting holder (notify.c) */
+	uint64_t notify_recorded;	/* notify/deliver found the holder idle or heading */
+	uint64_t notify_unowned;	/* notify/deliver found no holder */
+	uint64_t timeouts;		/* enter returned EXITLEFT_TIMEOUT (wait.c) */
+	uint64_t closes;		/* enter returned EXITLEFT_CLOSED (wait.c) */
+};
+
+/*
  * A stage. Every field but in_flight is guarded by lock.
  *
  * Invariants:
@@ -93,6 +107,7 @@ struct exitleft_stage {
 	struct exitleft_ticket *spares;		/* singly linked through ->next */
 	size_t nlive, nspare;
 	bool closed;
+	struct stage_counts counts;
 	atomic_uint in_flight;
 	uint64_t hash_key[2];			/* SipHash key for the table, from getrandom() */
 };

@@ -15,8 +15,11 @@
  */
 static struct exitleft_ticket *notify_locked(struct exitleft_ticket *t)
 {
-	if (t->state != TICKET_WAITING)
+	if (t->state != TICKET_WAITING) {
+		t->stage->counts.notify_recorded++;
 		return NULL;
+	}
+	t->stage->counts.notify_delivered++;
 	DL_DELETE(t->stage->queue, t);
 	t->state = TICKET_IDLE;
 	return t;
@@ -31,6 +34,7 @@ int exitleft_notify(exitleft_stage *stage, const void *token, size_t len)
 	pthread_mutex_lock(&stage->lock);
 	t = hash_find(stage, token, len);
 	if (!t) {
+		stage->counts.notify_unowned++;
 		pthread_mutex_unlock(&stage->lock);
 		return 0;
 	}
@@ -57,6 +61,7 @@ int exitleft_deliver(exitleft_stage *stage, const void *token, size_t len, void 
 	pthread_mutex_lock(&stage->lock);
 	t = hash_find(stage, token, len);
 	if (!t) {
+		stage->counts.notify_unowned++;
 		pthread_mutex_unlock(&stage->lock);
 		free(m);
 		return 0;

@@ -137,6 +137,14 @@ int exitleft_enter(exitleft_ticket *t, const struct timespec *deadline)
 	if (!outcome)
 		outcome = t->state == TICKET_HEAD ? EXITLEFT_HEAD : outcome_idle(t);
 out:
+	/* Counted where the outcome is final: a promotion that a cancelled waiter passed on
+	 * never reaches here, so heads counts the heads callers actually saw. */
+	if (outcome == EXITLEFT_HEAD)
+		stage->counts.heads++;
+	else if (outcome == EXITLEFT_TIMEOUT)
+		stage->counts.timeouts++;
+	else if (outcome == EXITLEFT_CLOSED)
+		stage->counts.closes++;
 	pthread_mutex_unlock(&stage->lock);
 	return outcome;
 }

@@ -10,5 +10,5 @@ int main()
 	if (exitleft_stage_new(&s) != 0)
 		return 1;
 	int rc = exitleft_stage_free(s);
-	return rc == 0 && std::strcmp(exitleft_version(), "1.0.0") == 0 ? 0 : 1;
+	return rc == 0 && std::strcmp(exitleft_version(), "1.1.0") == 0 ? 0 : 1;
 }

@@ -1,9 +1,11 @@
 #!/bin/sh
-# install-consumer.sh BUILDDIR CC - `meson install` into a scratch directory, then build a
-# program out of tree with `pkg-config --cflags --libs exitleft` against what was installed
-# and run it.
+# install-consumer.sh BUILDDIR CC DLOPEN_CONSUMER_C - `meson install` into a scratch
+# directory, then, against what was installed:
+#   - build a program out of tree with `pkg-config --cflags --libs exitleft` and run it;
+#   - build DLOPEN_CONSUMER_C, which knows the library only through dlopen and dlsym, without
+#     the header or -lexitleft, and run it: it must find libexitleft.so.1 by its SONAME.
 set -eu
-build=$1 cc=$2
+build=$1 cc=$2 dlopen_src=$3
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 meson install -C "$build" --no-rebuild --destdir "$tmp/root" >"$tmp/install.log" || {
@@ -34,10 +36,14 @@ int main(void)
 	if (exitleft_ticket_free(t) || exitleft_stage_free(s))
 		return 4;
 	printf("consumer linked against libexitleft %s\n", exitleft_version());
-	return strcmp(exitleft_version(), "1.0.0") != 0;
+	return strcmp(exitleft_version(), "1.1.0") != 0;
 }
 C
 # shellcheck disable=SC2046
 $cc -Wall -Wextra -Werror "$tmp/consumer.c" -o "$tmp/consumer" \
 	$(pkg-config --cflags --libs exitleft)
 LD_LIBRARY_PATH="$libdir" "$tmp/consumer"
+
+$cc -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror "$dlopen_src" \
+	-o "$tmp/dlopen-consumer" -ldl
+LD_LIBRARY_PATH="$libdir" "$tmp/dlopen-consumer"

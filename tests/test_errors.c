@@ -82,10 +82,10 @@ static void strerror_names_everything(void **state)
 	assert_non_null(exitleft_strerror(-2147483647 - 1));
 }
 
-static void version_is_1_0_0(void **state)
+static void version_is_1_1_0(void **state)
 {
 	(void)state;
-	assert_string_equal(exitleft_version(), "1.0.0");
+	assert_string_equal(exitleft_version(), "1.1.0");
 }
 
 int main(void)
@@ -93,7 +93,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(s15_bad_input_is_refused),
 		cmocka_unit_test(strerror_names_everything),
-		cmocka_unit_test(version_is_1_0_0),
+		cmocka_unit_test(version_is_1_1_0),
 	};
 	return cmocka_run_group_tests_name("errors", tests, NULL, NULL);
 }

@@ -1,0 +1,24 @@
+"""Two threads, one stage: the head routes an object to the other thread's token."""
+import threading
+
+import exitleft
+from exitleft import Outcome
+
+with exitleft.Stage() as stage, stage.ticket(b"alice") as alice, \
+        stage.ticket(b"bob") as bob:
+
+    def bob_main():
+        # Wait on the stage until something is ours (heading meanwhile is not our job).
+        while (outcome := bob.enter()) is Outcome.HEAD:
+            bob.exit()
+        if outcome is Outcome.TOKEN:
+            print("bob got:", bob.take())
+
+    assert alice.enter() is Outcome.HEAD    # alice heads; bob waits in line
+    worker = threading.Thread(target=bob_main)
+    worker.start()
+    # As head, alice reads the resource and routes what belongs to bob: only bob wakes.
+    stage.deliver(b"bob", {"hello": "from the head"})
+    alice.exit()
+    worker.join()
+    print("heads:", stage.stats()["heads"])

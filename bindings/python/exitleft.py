@@ -1,0 +1,232 @@
+"""exitleft - libexitleft from Python, through ctypes (no build step).
+
+Many threads, one resource, each thread waiting for its own events: one thread at a time
+*heads* a Stage and reads the shared resource; every other thread holds a Ticket for its own
+token (bytes) and *enters* the stage, coming back when it heads, when something arrived for
+its token, when its timeout passes or when the stage is closed. See exitleft(3).
+
+    with exitleft.Stage() as stage, stage.ticket(b"alice") as me:
+        if me.enter() is exitleft.Outcome.HEAD:
+            stage.deliver(b"bob", {"hello": "bob"})   # wakes bob's thread, no other
+            me.exit()
+
+The library is libexitleft.so.1, found by the dynamic loader, or the file named by the
+environment variable EXITLEFT_LIBRARY (a build tree's copy, for instance).
+
+Errors the library reports are raised as OSError (or the subclass Python picks for the
+errno, such as FileExistsError for EEXIST), with the errno and exitleft_strerror()'s text.
+
+The library is loaded with ctypes.CDLL, which releases the GIL for the duration of every
+call: a thread blocked in Ticket.enter() lets every other Python thread run, the head
+included. (ctypes.PyDLL would keep the GIL and freeze the process at the first wait.)
+
+Objects handed over with Stage.deliver() never travel through C as PyObject pointers. C
+keeps a raw pointer without a reference count, so the object could be collected while it
+sits in a mailbox, and the receiver would then turn freed memory back into an object.
+Instead the stage keeps each object in a table under a fresh integer id, and the id is what
+C carries; Ticket.take() pops the object back out. The table holds the only reference the
+library needs, an id can never dangle (an unknown id would be a KeyError, not a crash), and
+ids are never reused, so a late or stray id cannot hand over someone else's object.
+
+Free what you create (the with statement does it): a ticket before its stage, and take
+what a mailbox holds before freeing its ticket, as the C library requires.
+"""
+
+import ctypes
+import enum
+import itertools
+import os
+import threading
+import time
+
+__all__ = ["Outcome", "Stage", "Ticket", "TOKEN_MAX", "library_version"]
+
+TOKEN_MAX = 128  # EXITLEFT_TOKEN_MAX
+
+_lib = ctypes.CDLL(os.environ.get("EXITLEFT_LIBRARY") or "libexitleft.so.1")
+
+_c_int, _c_size, _c_void_p = ctypes.c_int, ctypes.c_size_t, ctypes.c_void_p
+_c_void_pp = ctypes.POINTER(ctypes.c_void_p)
+
+
+class _Timespec(ctypes.Structure):
+    _fields_ = [("tv_sec", ctypes.c_long), ("tv_nsec", ctypes.c_long)]
+
+
+class _Stats(ctypes.Structure):
+    # struct exitleft_stats, since 1.1. Fields are only ever appended to it.
+    _fields_ = [(name, ctypes.c_uint64) for name in (
+        "tickets", "waiters", "heads", "notify_delivered", "notify_recorded",
+        "notify_unowned", "timeouts", "closes")]
+
+
+def _fn(name, restype, *argtypes):
+    f = getattr(_lib, name)
+    f.restype, f.argtypes = restype, list(argtypes)
+    return f
+
+
+_stage_new = _fn("exitleft_stage_new", _c_int, _c_void_pp)
+_stage_close = _fn("exitleft_stage_close", _c_int, _c_void_p)
+_stage_free = _fn("exitleft_stage_free", _c_int, _c_void_p)
+_ticket_new = _fn("exitleft_ticket_new", _c_int, _c_void_p, ctypes.c_char_p, _c_size,
+                  _c_void_pp)
+_ticket_free = _fn("exitleft_ticket_free", _c_int, _c_void_p)
+_enter = _fn("exitleft_enter", _c_int, _c_void_p, ctypes.POINTER(_Timespec))
+_exit = _fn("exitleft_exit", _c_int, _c_void_p)
+_notify = _fn("exitleft_notify", _c_int, _c_void_p, ctypes.c_char_p, _c_size)
+_deliver = _fn("exitleft_deliver", _c_int, _c_void_p, ctypes.c_char_p, _c_size, _c_void_p)
+_take = _fn("exitleft_take", _c_int, _c_void_p, _c_void_pp)
+_strerror = _fn("exitleft_strerror", ctypes.c_char_p, _c_int)
+_version = _fn("exitleft_version", ctypes.c_char_p)
+try:
+    _stage_stats = _fn("exitleft_stage_stats", _c_int, _c_void_p, ctypes.POINTER(_Stats),
+                       _c_size)
+except AttributeError:  # a 1.0 library
+    _stage_stats = None
+
+
+class Outcome(enum.IntEnum):
+    """Why Ticket.enter() returned (enum exitleft_outcome)."""
+    HEAD = 1     # the thread heads the stage: read the resource, route, then exit()
+    TOKEN = 2    # the token was notified or the mailbox holds items: take() them
+    TIMEOUT = 3  # the timeout passed; the thread holds nothing
+    CLOSED = 4   # the stage was closed; the thread holds nothing
+
+
+def _check(rc):
+    """Returns rc when it is not an error; raises OSError(errno, text) when it is."""
+    if rc < 0:
+        raise OSError(-rc, _strerror(rc).decode())
+    return rc
+
+
+def _token(token):
+    if not isinstance(token, (bytes, bytearray, memoryview)):
+        raise TypeError(f"a token is bytes, not {type(token).__name__}")
+    return bytes(token)
+
+
+def library_version():
+    """The running library's version, such as '1.1.0'."""
+    return _version().decode()
+
+
+class Stage:
+    """A stage: at most one thread heads it at a time. Closed and freed by `with`."""
+
+    def __init__(self):
+        handle = _c_void_p()
+        _check(_stage_new(ctypes.byref(handle)))
+        self._as_parameter_ = handle  # what ctypes passes for this object
+        self._items = {}  # id -> object delivered into a mailbox and not taken yet
+        self._items_lock = threading.Lock()
+        self._ids = itertools.count(1)  # 0 would be a NULL item, which C refuses
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        self.free()
+
+    def ticket(self, token):
+        """A new Ticket of this stage for `token` (1 to TOKEN_MAX bytes)."""
+        return Ticket(self, token)
+
+    def close(self):
+        """Wakes every waiter with CLOSED; later enters return CLOSED. Idempotent."""
+        _check(_stage_close(self))
+
+    def free(self):
+        """Frees the stage; its tickets must have been freed (else OSError EBUSY)."""
+        if self._as_parameter_ is not None:
+            _check(_stage_free(self))
+            self._as_parameter_ = None
+
+    def notify(self, token):
+        """Wakes the holder of `token`, or records it; False if nobody holds it."""
+        token = _token(token)
+        return _check(_notify(self, token, len(token))) == 1
+
+    def deliver(self, token, obj):
+        """Puts `obj` in the mailbox of the holder of `token` and wakes it.
+
+        Returns False, keeping nothing, if no ticket holds the token. `obj` may be any
+        object but None (which take() returns for an empty mailbox)."""
+        if obj is None:
+            raise ValueError("None cannot be delivered: take() returns it for 'empty'")
+        token = _token(token)
+        with self._items_lock:
+            key = next(self._ids)
+            # In the table before C can hand the id to the receiver, which may take it at
+            # once from another thread.
+            self._items[key] = obj
+        try:
+            delivered = _check(_deliver(self, token, len(token), key)) == 1
+        except BaseException:
+            self._forget(key)
+            raise
+        if not delivered:
+            self._forget(key)
+        return delivered
+
+    def stats(self):
+        """The stage's counters (exitleft_stage_stats, since 1.1), as a dict."""
+        if _stage_stats is None:
+            raise NotImplementedError("exitleft_stage_stats needs libexitleft 1.1")
+        st = _Stats()
+        filled = _check(_stage_stats(self, ctypes.byref(st), ctypes.sizeof(st)))
+        # Only the fields the library filled: an older library may know fewer.
+        return {name: getattr(st, name) for name, _ in _Stats._fields_
+                if getattr(_Stats, name).offset + getattr(_Stats, name).size <= filled}
+
+    def _forget(self, key):
+        with self._items_lock:
+            return self._items.pop(key)
+
+
+class Ticket:
+    """A ticket for one token on a stage, used by one thread at a time. Freed by `with`."""
+
+    def __init__(self, stage, token):
+        self.token = _token(token)
+        self.stage = stage  # also keeps the stage alive as long as the ticket
+        handle = _c_void_p()
+        _check(_ticket_new(stage, self.token, len(self.token), ctypes.byref(handle)))
+        self._as_parameter_ = handle
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.free()
+
+    def enter(self, timeout=None):
+        """Waits for headship or for this token's events; returns an Outcome.
+
+        `timeout` is in seconds (None: no limit; 0: a non-blocking try), measured on
+        CLOCK_MONOTONIC. Other Python threads keep running while this one waits."""
+        if timeout is None:
+            return Outcome(_check(_enter(self, None)))
+        at = time.clock_gettime_ns(time.CLOCK_MONOTONIC) + max(0, int(timeout * 1e9))
+        deadline = _Timespec(at // 1000000000, at % 1000000000)
+        return Outcome(_check(_enter(self, ctypes.byref(deadline))))
+
+    def exit(self):
+        """Stops heading: the thread that has waited longest is promoted."""
+        _check(_exit(self))
+
+    def take(self):
+        """The oldest object in this ticket's mailbox, or None if it is empty."""
+        item = _c_void_p()
+        if _check(_take(self, ctypes.byref(item))) == 0:
+            return None
+        return self.stage._forget(item.value)
+
+    def free(self):
+        """Gives the token back (exits first if heading). OSError ENOTEMPTY if the
+        mailbox holds objects: take() them first."""
+        if self._as_parameter_ is not None:
+            _check(_ticket_free(self))
+            self._as_parameter_ = None
