@@ -4,8 +4,8 @@
  *
  * A measured run goes: the runner starts the threads, they meet at a barrier, run for a
  * warm-up, then `measuring` is raised for the measured window and `stop` ends the run. Only
- * latency samples taken while `measuring` is up count; every thread adds its own getrusage
- * (RUSAGE_THREAD) totals, from the barrier to its end, to the meter.
+ * latency samples taken while `measuring` is up count; every thread adds its own
+ * CPU time and voluntary switches, from the barrier to its end, to the meter.
  */
 #ifndef EXITLEFT_BENCH_H
 #define EXITLEFT_BENCH_H
