@@ -35,6 +35,7 @@ static const char *const notify_impls[] = { IMPL_STAGE, IMPL_BROADCAST };
 /* What the command line asked for. */
 struct options {
 	bool csv, quick, progress;
+	bool runs;	/* also print every run's row, to stderr */
 	int reps;
 	const char *only;
 };
@@ -73,10 +74,19 @@ static double median_of(double *v, int n)
 }
 
 /* Folds runs[0..n) of one case into one row: the median of each figure, the worst fairness. */
-static struct row row_median(const struct row *runs, int n)
+static struct row row_median(const struct options *o, const struct row *runs, int n)
 {
 	struct row r = runs[0];
+
+	if (o->runs) {
+		for (int i = 0; i < n; i++)
+			fprintf(stderr, "run %d: %s %s T=%d tickets=%ld p50=%.0f p99=%.0f cpu=%.0f\n",
+				i + 1, runs[i].bench, runs[i].impl, runs[i].threads,
+				runs[i].tickets, runs[i].p50_ns, runs[i].p99_ns,
+				runs[i].cpu_ns_per_op);
+	}
 	double v[n];
+
 #define MEDIAN(field) do { \
 		for (int i = 0; i < n; i++) \
 			v[i] = runs[i].field; \
@@ -200,10 +210,10 @@ static void sweep_contention(const struct options *o, const struct run_cfg *cfg,
 		}
 	}
 	progress(o, "");
-	struct row floor = row_median(runs[0], o->reps);
+	struct row floor = row_median(o, runs[0], o->reps);
 	emit(o, &floor, NULL);
 	for (int c = 1; c < ncase; c++) {
-		struct row r = row_median(runs[c], o->reps);
+		struct row r = row_median(o, runs[c], o->reps);
 		emit(o, &r, &floor);
 	}
 	free(runs);
@@ -233,7 +243,7 @@ static void sweep_scale(const struct options *o)
 	progress(o, "");
 	for (int t = 0; t < nt; t++) {
 		for (int k = 0; k < SCALE_ROWS; k++) {
-			struct row r = row_median(runs[t][k], o->reps);
+			struct row r = row_median(o, runs[t][k], o->reps);
 
 			if (t == 0)
 				ref[k] = r;
@@ -245,11 +255,13 @@ static void sweep_scale(const struct options *o)
 
 static void usage(FILE *f)
 {
-	fputs("usage: exitleft-bench [--csv] [--quick] [--reps N] [--only handoff|notify|scale]\n"
+	fputs("usage: exitleft-bench [--csv] [--quick] [--reps N] [--only handoff|notify|scale]"
+	      " [--runs]\n"
 	      "  --csv     print CSV (" CSV_HEADER ")\n"
 	      "  --quick   short runs and small scale sizes: a smoke test, not figures\n"
 	      "  --reps N  runs per case, the median is reported (default and minimum 3)\n"
-	      "  --only B  run one of the three benches\n", f);
+	      "  --only B  run one of the three benches\n"
+	      "  --runs    also print each run's figures to stderr\n", f);
 }
 
 static struct options parse_options(int argc, char **argv)
@@ -259,6 +271,7 @@ static struct options parse_options(int argc, char **argv)
 		{ "quick", no_argument, NULL, 'q' },
 		{ "reps", required_argument, NULL, 'r' },
 		{ "only", required_argument, NULL, 'o' },
+		{ "runs", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -271,6 +284,7 @@ static struct options parse_options(int argc, char **argv)
 		case 'q': o.quick = true; break;
 		case 'r': o.reps = atoi(optarg); break;
 		case 'o': o.only = optarg; break;
+		case 'v': o.runs = true; break;
 		case 'h': usage(stdout); exit(0);
 		default: usage(stderr); exit(2);
 		}
