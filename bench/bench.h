@@ -41,10 +41,19 @@ struct row {
 	double fair_max;	/* most handoffs that passed a waiter before its turn */
 };
 
-/* How long the threads of one run warm up and are then measured. */
+/* Where the floor's two threads run: where the scheduler puts them (the default), pinned
+ * to two different CPUs, or both pinned to one CPU. */
+enum floor_cpus {
+	FLOOR_FREE,
+	FLOOR_APART,
+	FLOOR_SAME,
+};
+
+/* How long the threads of one run warm up and are then measured, and the floor's CPUs. */
 struct run_cfg {
 	uint64_t warm_ns;
 	uint64_t measure_ns;
+	enum floor_cpus floor_cpus;
 };
 
 /*

@@ -518,7 +518,21 @@ struct floor {
 struct floor_arg {
 	struct floor *f;
 	int id;
+	enum floor_cpus cpus;
 };
+
+/* Pins the calling floor thread as asked: CPU 0 for both, or CPU `id` for each. */
+static void floor_pin(const struct floor_arg *a)
+{
+	cpu_set_t set;
+
+	if (a->cpus == FLOOR_FREE)
+		return;
+	CPU_ZERO(&set);
+	CPU_SET(a->cpus == FLOOR_SAME ? 0 : a->id, &set);
+	if (pthread_setaffinity_np(pthread_self(), sizeof(set), &set))
+		die("pthread_setaffinity_np: cannot pin the floor's threads");
+}
 
 static void *floor_thread(void *p)
 {
@@ -527,6 +541,7 @@ static void *floor_thread(void *p)
 	unsigned long turns = 0, futile = 0;
 	int me = a->id, other = 1 - a->id;
 
+	floor_pin(a);
 	pthread_barrier_wait(&f->m.start);
 	struct thread_usage u = thread_usage_now();
 	pthread_mutex_lock(&f->mutex);
@@ -564,7 +579,7 @@ static void *floor_thread(void *p)
 void bench_floor(const char *bench, const struct run_cfg *cfg, struct row *r)
 {
 	struct floor f = { .turn = 0 };
-	struct floor_arg args[2] = { { &f, 0 }, { &f, 1 } };
+	struct floor_arg args[2] = { { &f, 0, cfg->floor_cpus }, { &f, 1, cfg->floor_cpus } };
 
 	meter_init(&f.m, 2);
 	pthread_mutex_init(&f.mutex, NULL);

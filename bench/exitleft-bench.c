@@ -37,7 +37,9 @@ struct options {
 	bool csv, quick, progress;
 	bool runs;	/* also print every run's row, to stderr */
 	int reps;
+	int threads;		/* only this T (0: all) */
 	const char *only;
+	enum floor_cpus floor_cpus;
 };
 
 _Noreturn void die(const char *fmt, ...)
@@ -196,6 +198,8 @@ static void sweep_contention(const struct options *o, const struct run_cfg *cfg,
 		progress(o, what);
 		bench_floor(bench, cfg, &runs[0][rep]);
 		for (int t = 0; t < NTHREADS; t++) {
+			if (o->threads && o->threads != thread_counts[t])
+				continue;
 			for (int i = 0; i < nimpl; i++) {
 				struct row *r = &runs[1 + t * nimpl + i][rep];
 
@@ -213,6 +217,8 @@ static void sweep_contention(const struct options *o, const struct run_cfg *cfg,
 	struct row floor = row_median(o, runs[0], o->reps);
 	emit(o, &floor, NULL);
 	for (int c = 1; c < ncase; c++) {
+		if (!runs[c][0].bench)
+			continue;	/* a T that --threads left out */
 		struct row r = row_median(o, runs[c], o->reps);
 		emit(o, &r, &floor);
 	}
@@ -256,12 +262,15 @@ static void sweep_scale(const struct options *o)
 static void usage(FILE *f)
 {
 	fputs("usage: exitleft-bench [--csv] [--quick] [--reps N] [--only handoff|notify|scale]"
-	      " [--runs]\n"
+	      "\n                      [--runs] [--threads T] [--floor-cpus free|apart|same]\n"
 	      "  --csv     print CSV (" CSV_HEADER ")\n"
 	      "  --quick   short runs and small scale sizes: a smoke test, not figures\n"
 	      "  --reps N  runs per case, the median is reported (default and minimum 3)\n"
 	      "  --only B  run one of the three benches\n"
-	      "  --runs    also print each run's figures to stderr\n", f);
+	      "  --runs    also print each run's figures to stderr\n"
+	      "  --threads T         handoff and notify at this T only (for profiles)\n"
+	      "  --floor-cpus WHERE  free (default: the scheduler places the floor's threads),\n"
+	      "                      apart (pinned to CPUs 0 and 1) or same (both on CPU 0)\n", f);
 }
 
 static struct options parse_options(int argc, char **argv)
@@ -272,10 +281,13 @@ static struct options parse_options(int argc, char **argv)
 		{ "reps", required_argument, NULL, 'r' },
 		{ "only", required_argument, NULL, 'o' },
 		{ "runs", no_argument, NULL, 'v' },
+		{ "threads", required_argument, NULL, 't' },
+		{ "floor-cpus", required_argument, NULL, 'f' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct options o = { .reps = 3, .progress = isatty(STDERR_FILENO) };
+	bool bad = false;
 	int c;
 
 	while ((c = getopt_long(argc, argv, "", longs, NULL)) != -1) {
@@ -285,11 +297,20 @@ static struct options parse_options(int argc, char **argv)
 		case 'r': o.reps = atoi(optarg); break;
 		case 'o': o.only = optarg; break;
 		case 'v': o.runs = true; break;
+		case 't': o.threads = atoi(optarg); break;
+		case 'f':
+			if (!strcmp(optarg, "apart"))
+				o.floor_cpus = FLOOR_APART;
+			else if (!strcmp(optarg, "same"))
+				o.floor_cpus = FLOOR_SAME;
+			else if (strcmp(optarg, "free"))
+				bad = true;
+			break;
 		case 'h': usage(stdout); exit(0);
 		default: usage(stderr); exit(2);
 		}
 	}
-	if (optind != argc || o.reps < 3 ||
+	if (bad || optind != argc || o.reps < 3 ||
 	    (o.only && strcmp(o.only, "handoff") && strcmp(o.only, "notify") &&
 	     strcmp(o.only, "scale"))) {
 		usage(stderr);
@@ -306,8 +327,8 @@ static bool selected(const struct options *o, const char *bench)
 int main(int argc, char **argv)
 {
 	struct options o = parse_options(argc, argv);
-	struct run_cfg cfg = o.quick ? (struct run_cfg){ 5000000, 25000000 }
-				     : (struct run_cfg){ 20000000, 300000000 };
+	struct run_cfg cfg = o.quick ? (struct run_cfg){ 5000000, 25000000, o.floor_cpus }
+				     : (struct run_cfg){ 20000000, 300000000, o.floor_cpus };
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (o.csv) {
