@@ -2,7 +2,7 @@
 # plot.sh [CSV [SVG]] - p50 and p99 of handoff and notify against T, per implementation
 #
 # Reads the CSV of `exitleft-bench --csv` (default bench/results.csv) and writes an SVG
-# (default bench/handoff-notify.svg) with gnuplot: one panel per bench, log-scale latency,
+# (default bench/handoff-notify.svg; a name ending in .png makes a PNG) with gnuplot: one panel per bench, log-scale latency,
 # solid lines p50, dashed p99; the floor, measured with 2 threads, is drawn flat across T.
 set -eu
 here=$(dirname "$0")
@@ -40,7 +40,10 @@ plot_panel() {
 }
 
 {
-	echo "set terminal svg size 1100,480 dynamic font 'sans,11'"
+	case $svg in
+	*.png) echo "set terminal pngcairo size 1100,520 font 'sans,10'" ;;
+	*) echo "set terminal svg size 1100,520 dynamic font 'sans,11'" ;;
+	esac
 	echo "set output '$svg'"
 	echo "set multiplot layout 1,2"
 	echo "set logscale xy"
@@ -48,7 +51,8 @@ plot_panel() {
 	echo "set xlabel 'threads T'"
 	echo "set ylabel 'ns'"
 	echo "set grid"
-	echo "set key top left font ',9'"
+	echo "set key below font ',9' maxrows 2"
+	echo "set format y '%.0s%c'"
 	echo "set style line 1 lc rgb '#1f77b4' lw 2 pt 7"
 	echo "set style line 2 lc rgb '#555555' lw 2 pt 0"
 	echo "set style line 3 lc rgb '#d62728' lw 2 pt 5"
