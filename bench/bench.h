@@ -39,6 +39,8 @@ struct row {
 	double csw_per_op;	/* voluntary context switches of the case's threads, per op */
 	double futile_per_op;	/* wakes with nothing for the woken thread, per operation */
 	double fair_max;	/* most handoffs that passed a waiter before its turn */
+	double self_follows;	/* handoff: headships taken by the previous head again, per
+				 * handoff (not in the CSV; printed by --runs) */
 };
 
 /* Where the floor's two threads run: where the scheduler puts them (the default), pinned
@@ -74,6 +76,7 @@ struct meter {
 	atomic_ulong cpu_ns;		/* CLOCK_THREAD_CPUTIME_ID, whole run */
 	atomic_ulong nvcsw;		/* from RUSAGE_THREAD, whole run */
 	atomic_ulong fair_max;
+	atomic_ulong self_follows;	/* handoff, measured window */
 	pthread_barrier_t start;
 	uint64_t t_begin, t_end;	/* the measured window, set by the runner */
 };

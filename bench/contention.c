@@ -124,8 +124,11 @@ static void handoff_took(struct handoff_arg *a, uint64_t now, unsigned long aske
 	unsigned long heads = atomic_load_explicit(&h->heads, memory_order_relaxed);
 
 	atomic_store_explicit(&h->heads, heads + 1, memory_order_relaxed);
-	if (h->last_id == a->id)
+	if (h->last_id == a->id) {
+		if (meter_measuring(&h->m))
+			atomic_fetch_add_explicit(&h->m.self_follows, 1, memory_order_relaxed);
 		return;
+	}
 	a->handoffs++;
 	if (!meter_measuring(&h->m))
 		return;
@@ -249,6 +252,8 @@ void bench_handoff(const char *impl, int threads, const struct run_cfg *cfg, str
 	*r = (struct row){ .bench = "handoff", .impl = impl, .threads = threads };
 	run_threads(threads, fn, args, sizeof(*args), &h.m, cfg, r);
 	r->fair_max = (double)atomic_load(&h.m.fair_max);
+	r->self_follows = (double)atomic_load(&h.m.self_follows) /
+			  (double)(atomic_load(&h.m.ops) ? atomic_load(&h.m.ops) : 1);
 
 	if (h.stage) {
 		for (int i = 0; i < threads; i++)

@@ -82,10 +82,11 @@ static struct row row_median(const struct options *o, const struct row *runs, in
 
 	if (o->runs) {
 		for (int i = 0; i < n; i++)
-			fprintf(stderr, "run %d: %s %s T=%d tickets=%ld p50=%.0f p99=%.0f cpu=%.0f\n",
-				i + 1, runs[i].bench, runs[i].impl, runs[i].threads,
-				runs[i].tickets, runs[i].p50_ns, runs[i].p99_ns,
-				runs[i].cpu_ns_per_op);
+			fprintf(stderr, "run %d: %s %s T=%d tickets=%ld p50=%.0f p99=%.0f cpu=%.0f"
+				" fair=%.0f self_follows=%.2f\n", i + 1, runs[i].bench,
+				runs[i].impl, runs[i].threads, runs[i].tickets, runs[i].p50_ns,
+				runs[i].p99_ns, runs[i].cpu_ns_per_op, runs[i].fair_max,
+				runs[i].self_follows);
 	}
 	double v[n];
 
