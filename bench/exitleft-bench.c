@@ -38,6 +38,7 @@ struct options {
 	bool runs;	/* also print every run's row, to stderr */
 	int reps;
 	int threads;		/* only this T (0: all) */
+	const char *impl;	/* only this impl besides the floor (NULL: all) */
 	const char *only;
 	enum floor_cpus floor_cpus;
 };
@@ -204,6 +205,8 @@ static void sweep_contention(const struct options *o, const struct run_cfg *cfg,
 			for (int i = 0; i < nimpl; i++) {
 				struct row *r = &runs[1 + t * nimpl + i][rep];
 
+				if (o->impl && strcmp(o->impl, impls[i]))
+					continue;
 				snprintf(what, sizeof(what), "%s: %s T=%d, run %d", bench,
 					 impls[i], thread_counts[t], rep + 1);
 				progress(o, what);
@@ -263,13 +266,14 @@ static void sweep_scale(const struct options *o)
 static void usage(FILE *f)
 {
 	fputs("usage: exitleft-bench [--csv] [--quick] [--reps N] [--only handoff|notify|scale]"
-	      "\n                      [--runs] [--threads T] [--floor-cpus free|apart|same]\n"
+	      "\n                      [--runs] [--threads T] [--impl I] [--floor-cpus free|apart|same]\n"
 	      "  --csv     print CSV (" CSV_HEADER ")\n"
 	      "  --quick   short runs and small scale sizes: a smoke test, not figures\n"
 	      "  --reps N  runs per case, the median is reported (default and minimum 3)\n"
 	      "  --only B  run one of the three benches\n"
 	      "  --runs    also print each run's figures to stderr\n"
 	      "  --threads T         handoff and notify at this T only (for profiles)\n"
+	      "  --impl I            handoff and notify of this impl only, and the floor\n"
 	      "  --floor-cpus WHERE  free (default: the scheduler places the floor's threads),\n"
 	      "                      apart (pinned to CPUs 0 and 1) or same (both on CPU 0)\n", f);
 }
@@ -283,6 +287,7 @@ static struct options parse_options(int argc, char **argv)
 		{ "only", required_argument, NULL, 'o' },
 		{ "runs", no_argument, NULL, 'v' },
 		{ "threads", required_argument, NULL, 't' },
+		{ "impl", required_argument, NULL, 'i' },
 		{ "floor-cpus", required_argument, NULL, 'f' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -299,6 +304,7 @@ static struct options parse_options(int argc, char **argv)
 		case 'o': o.only = optarg; break;
 		case 'v': o.runs = true; break;
 		case 't': o.threads = atoi(optarg); break;
+		case 'i': o.impl = optarg; break;
 		case 'f':
 			if (!strcmp(optarg, "apart"))
 				o.floor_cpus = FLOOR_APART;
