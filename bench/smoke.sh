@@ -2,7 +2,8 @@
 # smoke.sh BENCH - runs `BENCH --csv --quick` and checks the header and the row count:
 # handoff 1 floor + 5 T x 3 impls, notify 1 floor + 5 T x 2 impls, scale 2 sizes x 4 rows.
 set -eu
-header='bench,impl,threads,tickets,p50_ns,p99_ns,max_ns,ops_per_s,cpu_ns_per_op,csw_per_op,futile_per_op,fair_max'
+header=bench,impl,threads,tickets,p50_ns,p99_ns,max_ns,ops_per_s,
+header=${header}cpu_ns_per_op,csw_per_op,futile_per_op,fair_max
 expected=$((16 + 11 + 8))
 out=$("$1" --csv --quick)
 first=$(printf '%s\n' "$out" | head -n 1)
