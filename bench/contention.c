@@ -438,9 +438,10 @@ static void *notify_waiter_thread(void *p)
 		bool stop = meter_stopped(&n->m);
 
 		if (atomic_exchange_explicit(&w->owed, false, memory_order_relaxed)) {
+			uint64_t stamp = atomic_load_explicit(&w->stamp, memory_order_relaxed);
+
 			if (meter_measuring(&n->m))
-				meter_sample(&n->m, now -
-					     atomic_load_explicit(&w->stamp, memory_order_relaxed));
+				meter_sample(&n->m, now - stamp);
 		} else if (!stop) {
 			w->futile++;	/* the stage woke us with nothing for us */
 		}

@@ -242,8 +242,8 @@ static void sweep_scale(const struct options *o)
 		for (int t = 0; t < nt; t++) {
 			struct row rows[SCALE_ROWS];
 
-			snprintf(what, sizeof(what), "scale: %ld tickets, run %d", ticket_counts[t],
-				 rep + 1);
+			snprintf(what, sizeof(what), "scale: %ld tickets, run %d",
+				 ticket_counts[t], rep + 1);
 			progress(o, what);
 			bench_scale(ticket_counts[t], o->quick, rows);
 			for (int k = 0; k < SCALE_ROWS; k++)
@@ -266,7 +266,8 @@ static void sweep_scale(const struct options *o)
 static void usage(FILE *f)
 {
 	fputs("usage: exitleft-bench [--csv] [--quick] [--reps N] [--only handoff|notify|scale]"
-	      "\n                      [--runs] [--threads T] [--impl I] [--floor-cpus free|apart|same]\n"
+	      "\n                      [--runs] [--threads T] [--impl I]"
+	      " [--floor-cpus free|apart|same]\n"
 	      "  --csv     print CSV (" CSV_HEADER ")\n"
 	      "  --quick   short runs and small scale sizes: a smoke test, not figures\n"
 	      "  --reps N  runs per case, the median is reported (default and minimum 3)\n"
