@@ -87,13 +87,15 @@ struct stage_counts {
 };
 
 /*
- * A stage. Every field but in_flight is guarded by lock.
+ * A stage. Every field but in_flight and arriving is guarded by lock.
  *
  * Invariants:
  *  - head is NULL or the one ticket in state TICKET_HEAD (never two heads, S9).
- *  - queue holds the waiting tickets, oldest first; it is non-empty only while head is set
- *    (whoever makes the stage headless promotes the first waiter instead) and empty once
- *    closed is set.
+ *  - queue holds the waiting tickets, oldest first, and is empty once closed is set. It is
+ *    non-empty only while head is set (whoever makes the stage headless promotes the first
+ *    waiter instead), or while arriving > 0: then last_head, coming straight back, waits
+ *    behind threads still blocked on the lock, and the first of them through the lock
+ *    either heads or promotes it (wait.c, wait_defers()).
  *  - table holds the nlive live tickets, keyed by token; spares holds nspare records of
  *    freed tickets.
  *  - in_flight counts wake-ups under way outside the lock (atomic; see the top of this file).
@@ -104,11 +106,13 @@ struct exitleft_stage {
 	struct exitleft_ticket *table;		/* uthash head */
 	struct exitleft_ticket *queue;		/* utlist DL head: the longest waiter first */
 	struct exitleft_ticket *head;
+	struct exitleft_ticket *last_head;	/* the ticket that exited headship last */
 	struct exitleft_ticket *spares;		/* singly linked through ->next */
 	size_t nlive, nspare;
 	bool closed;
 	struct stage_counts counts;
 	atomic_uint in_flight;
+	atomic_uint arriving;			/* callers of exitleft_enter() before the lock */
 	uint64_t hash_key[2];			/* SipHash key for the table, from getrandom() */
 };
 
@@ -129,6 +133,7 @@ void stage_unlock_wake(struct exitleft_stage *stage, struct exitleft_ticket *wak
 struct exitleft_ticket *ticket_waiter(struct exitleft_stage *stage, size_t i);
 
 /* wait.c: headship */
+struct exitleft_ticket *wait_promote_first(struct exitleft_stage *stage);
 struct exitleft_ticket *wait_exit_locked(struct exitleft_ticket *head);
 
 #endif /* EXITLEFT_PRIVATE_H */

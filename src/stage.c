@@ -32,6 +32,7 @@ int exitleft_stage_new(exitleft_stage **stagep)
 	if (rc)
 		goto fail_attr;
 	atomic_init(&stage->in_flight, 0);
+	atomic_init(&stage->arriving, 0);
 	hash_seed(stage->hash_key);
 	*stagep = stage;
 	return 0;

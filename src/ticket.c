@@ -34,6 +34,8 @@ static void record_put(struct exitleft_stage *stage, struct exitleft_ticket *t)
 {
 	free(t->token_heap);
 	t->token_heap = NULL;
+	if (stage->last_head == t)
+		stage->last_head = NULL;	/* the record may come back as another ticket */
 	/* Acquire pairs with the release in stage_unlock_wake(): a zero means every waker that
 	 * left the lock has finished with its record's condvar. */
 	if (stage->nspare >= SPARE_KEEP &&
