@@ -58,12 +58,12 @@ void stage_unlock_wake(struct exitleft_stage *stage, struct exitleft_ticket *wak
 	}
 	/* Relaxed is enough: whoever reads in_flight takes the lock first, and our unlock
 	 * below publishes this increment to it. */
-	atomic_fetch_add_explicit(&stage->in_flight, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&stage->in_flight, 1, memory_order_relaxed);	/* wake_raise */
 	pthread_mutex_unlock(&stage->lock);
-	pthread_cond_signal(&wake->cond);
+	pthread_cond_signal(&wake->cond);	/* model: step wake_signal */
 	/* Release: our use of wake->cond happens before a reader that sees the drop
 	 * (acquire) destroys it. */
-	atomic_fetch_sub_explicit(&stage->in_flight, 1, memory_order_release);
+	atomic_fetch_sub_explicit(&stage->in_flight, 1, memory_order_release);	/* wake_done */
 }
 
 int exitleft_stage_close(exitleft_stage *stage)
@@ -72,7 +72,7 @@ int exitleft_stage_close(exitleft_stage *stage)
 
 	if (!stage)
 		return -EINVAL;
-	pthread_mutex_lock(&stage->lock);
+	pthread_mutex_lock(&stage->lock);	/* model: closer */
 	stage->closed = true;
 	/* Close is rare and wakes everyone: signal under the lock, which keeps every record
 	 * alive without the in_flight dance. Each woken thread finds itself idle on a closed
@@ -101,7 +101,7 @@ int exitleft_stage_free(exitleft_stage *stage)
 	/* A notifier may still be between its unlock and its signal (stage_unlock_wake). It
 	 * is a few instructions from done; yield until it is. */
 	while (atomic_load_explicit(&stage->in_flight, memory_order_acquire))
-		sched_yield();
+		sched_yield();	/* model: stage_free, in_flight == 0 */
 	while ((t = stage->spares)) {
 		stage->spares = t->next;
 		pthread_cond_destroy(&t->cond);

@@ -36,6 +36,7 @@ static void record_put(struct exitleft_stage *stage, struct exitleft_ticket *t)
 	t->token_heap = NULL;
 	/* Acquire pairs with the release in stage_unlock_wake(): a zero means every waker that
 	 * left the lock has finished with its record's condvar. */
+	/* model: record_put (with SPARE_KEEP 0) */
 	if (stage->nspare >= SPARE_KEEP &&
 	    !atomic_load_explicit(&stage->in_flight, memory_order_acquire)) {
 		pthread_cond_destroy(&t->cond);
@@ -116,6 +117,7 @@ int exitleft_ticket_free(exitleft_ticket *t)
 		pthread_mutex_unlock(&stage->lock);
 		return -ENOTEMPTY;
 	}
+	/* model: ticket_free */
 	if (t->state == TICKET_HEAD)	/* S12: a freed head exits first */
 		next = wait_exit_locked(t);
 	hash_del(stage, t);

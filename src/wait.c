@@ -14,6 +14,9 @@
  *   waiting --deadline--> idle             (by the waiter itself, only if still waiting)
  *   waiting --cancel--> idle               (by the waiter's cleanup handler)
  *   head --exit/free/cancel--> idle        (wait_exit_locked)
+ *
+ * tests/model/exitleft.pml models this protocol with the same names; the comments
+ * "model: ..." below name the step of the model each transition is.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -33,7 +36,7 @@ struct exitleft_ticket *wait_exit_locked(struct exitleft_ticket *head)
 	struct exitleft_stage *stage = head->stage;
 	struct exitleft_ticket *next = stage->queue;	/* empty once closed: S13 */
 
-	head->state = TICKET_IDLE;
+	head->state = TICKET_IDLE;	/* model: wait_exit_locked */
 	stage->head = next;
 	if (next) {
 		DL_DELETE(stage->queue, next);
@@ -50,6 +53,7 @@ static int outcome_idle(struct exitleft_ticket *t)
 {
 	struct exitleft_stage *stage = t->stage;
 
+	/* model: outcome_idle */
 	if (t->notified || t->mail_first) {
 		t->notified = false;	/* S6: notifications since the last enter are one */
 		return EXITLEFT_TOKEN;
@@ -74,10 +78,10 @@ static void wait_cancelled(void *arg)
 	struct exitleft_stage *stage = t->stage;
 	struct exitleft_ticket *next = NULL;
 
-	if (t->state == TICKET_WAITING) {
+	if (t->state == TICKET_WAITING) {	/* model: cancelled, waiting --cancel--> idle */
 		DL_DELETE(stage->queue, t);
 		t->state = TICKET_IDLE;
-	} else if (t->state == TICKET_HEAD) {
+	} else if (t->state == TICKET_HEAD) {	/* model: cancelled, promoted meanwhile */
 		next = wait_exit_locked(t);
 	}
 	stage_unlock_wake(stage, next);
@@ -104,7 +108,7 @@ int exitleft_enter(exitleft_ticket *t, const struct timespec *deadline)
 	if (!t || !deadline_ok(deadline))
 		return -EINVAL;
 	stage = t->stage;
-	pthread_mutex_lock(&stage->lock);
+	pthread_mutex_lock(&stage->lock);	/* model: step enter */
 	if (t->state != TICKET_IDLE) {
 		outcome = t->state == TICKET_HEAD ? -EDEADLK : -EBUSY;
 		goto out;
@@ -117,10 +121,12 @@ int exitleft_enter(exitleft_ticket *t, const struct timespec *deadline)
 		goto out;
 	}
 
-	t->state = TICKET_WAITING;
+	t->state = TICKET_WAITING;	/* model: idle --enter--> waiting */
 	DL_APPEND(stage->queue, t);
 	pthread_cleanup_push(wait_cancelled, t);
 	while (t->state == TICKET_WAITING) {
+		/* model: step cond_wait, then cond_woken (signal, deadline, spurious, cancel),
+		 * then wait_recheck once the lock is ours again */
 		int rc = deadline ? pthread_cond_timedwait(&t->cond, &stage->lock, deadline)
 				  : pthread_cond_wait(&t->cond, &stage->lock);
 		t->wakes++;
@@ -148,7 +154,7 @@ int exitleft_exit(exitleft_ticket *t)
 	if (!t)
 		return -EINVAL;
 	stage = t->stage;
-	pthread_mutex_lock(&stage->lock);
+	pthread_mutex_lock(&stage->lock);	/* model: step exit */
 	if (t->state != TICKET_HEAD) {
 		pthread_mutex_unlock(&stage->lock);
 		return -EPERM;
