@@ -40,12 +40,12 @@ run() {
 		total=$((total + states))
 	elif [ "$expect" = fail ] && [ "${errors:-0}" != 0 ]; then
 		echo "model $name: counterexample found, as it must be:" \
-		[ -f exitleft.pml.trail ] &&
-			spin -t -p -g $3 exitleft.pml | tail -80
+			"$(grep -m1 'assertion violated\|acceptance cycle' "pan-$name.out")"
 	else
 		echo "model $name: FAILED (expected $expect)"
 		cat "pan-$name.out"
-		[ -f exitleft.pml.trail ] && spin -t -p -g $3 exitleft.pml | tail -80
+		[ -f exitleft.pml.trail ] &&
+			spin -t -p -g $3 exitleft.pml | tail -80
 		fail=1
 	fi
 }
