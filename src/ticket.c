@@ -76,6 +76,7 @@ int exitleft_ticket_new(exitleft_stage *stage, const void *token, size_t len,
 	t->mail_first = t->mail_last = NULL;
 	t->state = TICKET_IDLE;
 	t->notified = false;
+	t->entered = false;
 	t->wakes = 0;
 	t->token_heap = NULL;
 	key = t->token_inline;
@@ -109,7 +110,7 @@ int exitleft_ticket_free(exitleft_ticket *t)
 		return -EINVAL;
 	stage = t->stage;
 	pthread_mutex_lock(&stage->lock);
-	if (t->state == TICKET_WAITING) {
+	if (t->entered) {	/* waiting, or woken and not returned yet (S11) */
 		pthread_mutex_unlock(&stage->lock);
 		return -EBUSY;
 	}

@@ -78,6 +78,7 @@ static void wait_cancelled(void *arg)
 	struct exitleft_stage *stage = t->stage;
 	struct exitleft_ticket *next = NULL;
 
+	t->entered = false;
 	if (t->state == TICKET_WAITING) {	/* model: cancelled, waiting --cancel--> idle */
 		DL_DELETE(stage->queue, t);
 		t->state = TICKET_IDLE;
@@ -109,8 +110,8 @@ int exitleft_enter(exitleft_ticket *t, const struct timespec *deadline)
 		return -EINVAL;
 	stage = t->stage;
 	pthread_mutex_lock(&stage->lock);	/* model: step enter */
-	if (t->state != TICKET_IDLE) {
-		outcome = t->state == TICKET_HEAD ? -EDEADLK : -EBUSY;
+	if (t->entered || t->state != TICKET_IDLE) {	/* S11 */
+		outcome = t->entered ? -EBUSY : -EDEADLK;
 		goto out;
 	}
 	outcome = outcome_idle(t);
@@ -122,6 +123,7 @@ int exitleft_enter(exitleft_ticket *t, const struct timespec *deadline)
 	}
 
 	t->state = TICKET_WAITING;	/* model: idle --enter--> waiting */
+	t->entered = true;
 	DL_APPEND(stage->queue, t);
 	pthread_cleanup_push(wait_cancelled, t);
 	while (t->state == TICKET_WAITING) {
@@ -140,6 +142,7 @@ int exitleft_enter(exitleft_ticket *t, const struct timespec *deadline)
 		}
 	}
 	pthread_cleanup_pop(0);
+	t->entered = false;
 	if (!outcome)
 		outcome = t->state == TICKET_HEAD ? EXITLEFT_HEAD : outcome_idle(t);
 out:

@@ -1,11 +1,23 @@
 /*
  * test_faults.c - faults a caller can meet: timeouts at the very moment of a notification or
  * a promotion, cancellation of waiters and of fresh heads under load, a head that frees its
- * ticket instead of exiting, freeing a stage with live tickets.
+ * ticket instead of exiting, freeing a stage with live tickets, and misuse in the window
+ * between a wake and the woken thread's return.
  */
 #include <stdatomic.h>
 
 #include "helpers.h"
+
+/* Makes `w` (waiting) notified exactly as exitleft_notify() does, without the signal. */
+static void notify_unsignalled(exitleft_stage *s, exitleft_ticket *w)
+{
+	pthread_mutex_lock(&s->lock);
+	assert_int_equal(w->state, TICKET_WAITING);
+	w->notified = true;
+	DL_DELETE(s->queue, w);
+	w->state = TICKET_IDLE;
+	pthread_mutex_unlock(&s->lock);
+}
 
 /* Holds the stage's lock until `d` is 20 ms past, so a timed wait on it has timed out. */
 static void hold_lock_past(exitleft_stage *s, struct timespec d)
@@ -141,6 +153,37 @@ static void stage_free_while_tickets_live(void **state)
 }
 
 /*
+ * S11 in the window between a wake and the woken thread's return. The notifier has taken w
+ * out of line (w's state is idle) but w's thread has not retaken the lock yet: it is still
+ * waiting in exitleft_enter(). Another thread's enter or free of w must be -EBUSY; before
+ * the fix, the free succeeded and recycled the record under the waking thread, and an enter
+ * took the notification, so that the woken thread's enter returned 0, no outcome at all.
+ */
+static void s11_busy_until_the_woken_thread_returns(void **state)
+{
+	exitleft_stage *s;
+	exitleft_ticket *h, *w;
+	struct entrant e;
+
+	(void)state;
+	assert_int_equal(exitleft_stage_new(&s), 0);
+	h = ticket_named(s, "head");
+	w = ticket_named(s, "w");
+	assert_int_equal(exitleft_enter(h, NULL), EXITLEFT_HEAD);
+	entrant_queue(&e, w, 0);
+	notify_unsignalled(s, w);
+	assert_int_equal(exitleft_enter(w, &(struct timespec){ 0, 0 }), -EBUSY);
+	assert_int_equal(exitleft_ticket_free(w), -EBUSY);
+	pthread_cond_signal(&w->cond);	/* the notifier's late signal */
+	assert_int_equal(entrant_result(&e), EXITLEFT_TOKEN);
+	check_stage(s);
+	assert_int_equal(exitleft_exit(h), 0);
+	assert_int_equal(exitleft_ticket_free(w), 0);
+	assert_int_equal(exitleft_ticket_free(h), 0);
+	assert_int_equal(exitleft_stage_free(s), 0);
+}
+
+/*
  * Bounded stress of S18: threads loop on enter (no deadline, so only headship, a
  * notification or the cancellation ends a wait); the main thread cancels random threads,
  * some while they wait, some just after it made them head (it exits as head itself and
@@ -261,6 +304,7 @@ int main(void)
 		cmocka_unit_test(timeout_at_the_moment_of_promotion_by_free),
 		cmocka_unit_test(head_frees_its_ticket_instead_of_exiting),
 		cmocka_unit_test(stage_free_while_tickets_live),
+		cmocka_unit_test(s11_busy_until_the_woken_thread_returns),
 		cmocka_unit_test(s18_cancel_stress),
 	};
 	return cmocka_run_group_tests_name("faults", tests, NULL, NULL);
