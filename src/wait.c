@@ -25,6 +25,13 @@
 
 #include "exitleft-private.h"
 
+#ifdef EXITLEFT_TEST_HOOKS	/* test builds only: nonzero fakes a spurious wake */
+int wait_hook_spurious(pthread_mutex_t *lock);
+#define WAIT_HOOK_SPURIOUS(lock) wait_hook_spurious(lock)
+#else
+#define WAIT_HOOK_SPURIOUS(lock) 0
+#endif
+
 /*
  * Takes headship from `head` and hands it straight to the longest waiter, which is out of
  * the line and already head when it wakes, so no newcomer can barge in between. Returns the
@@ -129,8 +136,9 @@ int exitleft_enter(exitleft_ticket *t, const struct timespec *deadline)
 	while (t->state == TICKET_WAITING) {
 		/* model: step cond_wait, then cond_woken (signal, deadline, spurious, cancel),
 		 * then wait_recheck once the lock is ours again */
-		int rc = deadline ? pthread_cond_timedwait(&t->cond, &stage->lock, deadline)
-				  : pthread_cond_wait(&t->cond, &stage->lock);
+		int rc = WAIT_HOOK_SPURIOUS(&stage->lock) ? 0
+			 : deadline ? pthread_cond_timedwait(&t->cond, &stage->lock, deadline)
+			 : pthread_cond_wait(&t->cond, &stage->lock);
 		t->wakes++;
 		/* Still waiting after the deadline: nobody changed our state before we took the
 		 * lock back, so the timeout wins and we leave the line ourselves. Had a promotion
