@@ -206,6 +206,7 @@ static void run(int close_midway, unsigned nthreads, int ms)
 	struct shared sh = { 0 };
 	long heads = 0, tokens = 0, timeouts = 0, closed = 0, churns = 0, notifies = 0;
 	long delivered = 0, recorded_at_end = 0, checks = 0;
+	int was_closed = close_midway;
 
 	sh.nworkers = nthreads;
 	sh.w = calloc(sh.nworkers, sizeof(*sh.w));
@@ -269,7 +270,7 @@ static void run(int close_midway, unsigned nthreads, int ms)
 	print_message("stress%s: %u threads, %d ms: %ld enters (%ld heads, %ld tokens, "
 		      "%ld timeouts, %ld closed), %ld churns, %ld notifies (%ld left recorded), "
 		      "%ld items delivered and taken once, %ld invariant checks; 0 lost, "
-		      "0 duplicated, 0 double heads\n", closed ? " (closed midway)" : "",
+		      "0 duplicated, 0 double heads\n", was_closed ? " (closed midway)" : "",
 		      sh.nworkers, ms, heads + tokens + timeouts + closed, heads, tokens,
 		      timeouts, closed, churns, notifies, recorded_at_end, delivered, checks);
 #ifdef EXITLEFT_TEST_HOOKS

@@ -174,7 +174,9 @@ static void s11_busy_until_the_woken_thread_returns(void **state)
 	notify_unsignalled(s, w);
 	assert_int_equal(exitleft_enter(w, &(struct timespec){ 0, 0 }), -EBUSY);
 	assert_int_equal(exitleft_ticket_free(w), -EBUSY);
-	pthread_cond_signal(&w->cond);	/* the notifier's late signal */
+	pthread_mutex_lock(&s->lock);	/* the notifier's late signal */
+	pthread_cond_signal(&w->cond);
+	pthread_mutex_unlock(&s->lock);
 	assert_int_equal(entrant_result(&e), EXITLEFT_TOKEN);
 	check_stage(s);
 	assert_int_equal(exitleft_exit(h), 0);
@@ -258,7 +260,9 @@ static void s18_cancel_stress(void **state)
 				for (i = 0; c[i].t != next; i++)
 					;
 				pthread_cancel(c[i].thread);
+				pthread_mutex_lock(&s->lock);
 				pthread_cond_signal(&next->cond);
+				pthread_mutex_unlock(&s->lock);
 				cancelled_promoted++;
 			} else {
 				continue;

@@ -67,7 +67,7 @@ run mutant-timeout-wins fail "$none -DROUNDS=2 -DBUG_TIMEOUT_WINS" "$safety" ""
 run mutant-ignore-in-flight fail "$none -DROUNDS=1 -DNOTIFIES=1 -DSPURIOUS=1 \
 	-DBUG_IGNORE_IN_FLIGHT" "$safety" ""
 if [ "${EXITLEFT_MODEL_DEEP:-0}" = 1 ]; then
-	run everything-bitstate pass "-DROUNDS=1" "-DSAFETY -DNOCLAIM -DBITSTATE" "-w28"
+	run everything-bitstate pass "-DROUNDS=1" "-DSAFETY -DNOCLAIM -DBITSTATE" "-w30"
 fi
 
 echo "model: $total states explored, $([ $fail = 0 ] && echo 'no counterexample' || echo FAILED)"
