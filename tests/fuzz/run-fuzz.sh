@@ -10,6 +10,7 @@ root=$1
 work=$2
 secs=${3:-${EXITLEFT_FUZZ_SECONDS:-60}}
 clang=${CLANG:-clang}
+rm -rf "$work/corpus"
 mkdir -p "$work/corpus"
 cp "$root"/tests/fuzz/corpus/* "$work/corpus/"
 # shellcheck disable=SC2046
