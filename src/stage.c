@@ -57,13 +57,13 @@ void stage_unlock_wake(struct exitleft_stage *stage, struct exitleft_ticket *wak
 		return;
 	}
 	/* Relaxed is enough: whoever reads in_flight takes the lock first, and our unlock
-	 * below publishes this increment to it. */
-	atomic_fetch_add_explicit(&stage->in_flight, 1, memory_order_relaxed);	/* wake_raise */
+	 * below publishes this increment to it. model: wake_raise */
+	atomic_fetch_add_explicit(&stage->in_flight, 1, memory_order_relaxed);
 	pthread_mutex_unlock(&stage->lock);
 	pthread_cond_signal(&wake->cond);	/* model: step wake_signal */
 	/* Release: our use of wake->cond happens before a reader that sees the drop
-	 * (acquire) destroys it. */
-	atomic_fetch_sub_explicit(&stage->in_flight, 1, memory_order_release);	/* wake_done */
+	 * (acquire) destroys it. model: wake_done */
+	atomic_fetch_sub_explicit(&stage->in_flight, 1, memory_order_release);
 }
 
 int exitleft_stage_close(exitleft_stage *stage)
