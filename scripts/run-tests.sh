@@ -4,7 +4,9 @@
 #   2. the unit tests and the demo again under valgrind memcheck (leaks are errors);
 #   3. clang with ThreadSanitizer: unit, stress, examples;
 #   4. clang with AddressSanitizer and UndefinedBehaviorSanitizer: unit, stress, examples;
-#   5. distribution: the Debian packages (built, tested, lintian clean) and the meson dist
+#   5. reliability: spin on the protocol's model and libFuzzer on the API; gcc's
+#      ThreadSanitizer, valgrind's helgrind and drd on the threaded tests;
+#   6. distribution: the Debian packages (built, tested, lintian clean) and the meson dist
 #      tarball (built and tested from itself), each counted as one test.
 # Ends with one line "tests: N passed, N failed" and exits non-zero on any failure.
 set -eu
@@ -12,7 +14,7 @@ cd "$(dirname "$0")/.."
 . scripts/deps.sh
 need_packages meson ninja-build pkg-config gcc g++ clang libclang-rt-14-dev libc6-dev \
 	uthash-dev libcmocka-dev valgrind binutils python3 socat abigail-tools mandoc \
-	groff-base build-essential debhelper lintian pkgconf git
+	groff-base build-essential debhelper lintian pkgconf git spin
 
 status=0
 logs=
@@ -33,6 +35,9 @@ run() {	# run NAME BUILDDIR [meson test options...]
 setup_build build -Dwerror=true -Dbuildtype=debugoptimized
 ninja -C build >/dev/null
 run plain build
+# The protocol's model checked by spin, with a bitstate search of the whole model
+# (EXITLEFT_MODEL_DEEP=1), and the API fuzzed for EXITLEFT_FUZZ_SECONDS (60 s) (issue 5).
+EXITLEFT_MODEL_DEEP=1 run model build --suite model --suite fuzz
 
 run valgrind build --suite unit --suite examples --timeout-multiplier 4 \
 	--wrap='valgrind -q --error-exitcode=1 --leak-check=full --show-leak-kinds=definite,indirect,possible --errors-for-leak-kinds=definite,indirect,possible'
@@ -48,6 +53,31 @@ CC=clang setup_build build-asan -Dwerror=true -Db_sanitize=address,undefined -Db
 ninja -C build-asan >/dev/null
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 	run asan build-asan --suite unit --suite stress --suite examples --timeout-multiplier 4
+
+# ---- reliability (issue 5) ---------------------------------------------------------------
+# The model and fuzz suites ran above, after the plain run. The soak is not run here:
+# meson test -C build --suite soak.
+
+# gcc's ThreadSanitizer as well as clang's.
+CC=gcc setup_build build-tsan-gcc -Dwerror=true -Db_sanitize=thread -Db_lundef=false
+ninja -C build-tsan-gcc >/dev/null
+TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+	run tsan-gcc build-tsan-gcc --suite unit --suite stress --timeout-multiplier 4
+
+# helgrind and drd on every threaded test, the stress with smaller counts (it is bounded in
+# time, so it just does less). tests/valgrind-threads.supp says why each suppression is
+# right. test_cancel and the cancel stress are left out: neither tool sees glibc retake the
+# mutex when a cancelled condvar wait runs its cleanup handler, so both would report the
+# handler's locked accesses as unlocked; the TSan runs cover cancellation.
+threaded_tests='tokens handoff notify timeout close mailbox faults spurious stress stress-spurious'
+for tool in helgrind drd; do
+	# shellcheck disable=SC2086
+	EXITLEFT_STRESS_MS=2000 EXITLEFT_STRESS_THREADS=6 EXITLEFT_CANCEL_ROUNDS=0 \
+		run "$tool" build --timeout-multiplier 10 $threaded_tests \
+		--wrap="valgrind --tool=$tool -q --error-exitcode=1 \
+			--suppressions=$PWD/tests/valgrind-threads.supp"
+done
+# ---- end of reliability ------------------------------------------------------------------
 
 # --- Distribution (issue 6): checks that are not meson tests, each counted as one test --
 # step NAME SCRIPT: runs the script, shows its last line (or all of it when it fails), and

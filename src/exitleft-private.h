@@ -53,6 +53,9 @@ struct mail {
  * A ticket, the record behind an exitleft_ticket. Guarded by stage->lock.
  *
  * Invariants:
+ *  - entered is set from the moment its thread gets in line until that thread returns from
+ *    exitleft_enter() (a woken thread is idle or head before it returns): S11 refuses
+ *    other threads' enter and free meanwhile. state == TICKET_WAITING implies entered.
  *  - state == TICKET_WAITING exactly while the record is in stage->queue;
  *    state == TICKET_HEAD exactly while stage->head == this record.
  *  - mail_first == NULL exactly when the mailbox is empty; mail_last is then meaningless.
@@ -66,6 +69,7 @@ struct exitleft_ticket {
 	struct mail *mail_first, *mail_last;	/* the mailbox, oldest first */
 	unsigned char state;			/* enum ticket_state */
 	bool notified;				/* a notification is recorded */
+	bool entered;				/* its thread is inside exitleft_enter() */
 	unsigned wakes;				/* returns from a condvar wait, for tests */
 	unsigned char token_inline[TOKEN_INLINE];
 	unsigned char *token_heap;		/* the token when longer than TOKEN_INLINE */

@@ -15,7 +15,7 @@
  */
 static struct exitleft_ticket *notify_locked(struct exitleft_ticket *t)
 {
-	if (t->state != TICKET_WAITING) {
+	if (t->state != TICKET_WAITING) {	/* model: notify_locked */
 		t->stage->counts.notify_recorded++;
 		return NULL;
 	}
@@ -39,7 +39,7 @@ int exitleft_notify(exitleft_stage *stage, const void *token, size_t len)
 		return 0;
 	}
 	/* Recorded whether or not it waits: a waiter reads it when it wakes, an idle or
-	 * heading ticket at its next enter (S6). */
+	 * heading ticket at its next enter (S6). model: notify */
 	t->notified = true;
 	stage_unlock_wake(stage, notify_locked(t));
 	return 1;
@@ -68,7 +68,7 @@ int exitleft_deliver(exitleft_stage *stage, const void *token, size_t len, void 
 	}
 	/* A non-empty mailbox is itself the notification (S21): enter returns TOKEN while it
 	 * holds items, and once the owner has taken them there is nothing to wake it for. */
-	if (t->mail_first)
+	if (t->mail_first)	/* model: notify with an item */
 		t->mail_last->next = m;
 	else
 		t->mail_first = m;

@@ -60,12 +60,12 @@ void stage_unlock_wake(struct exitleft_stage *stage, struct exitleft_ticket *wak
 		return;
 	}
 	/* Relaxed is enough: whoever reads in_flight takes the lock first, and our unlock
-	 * below publishes this increment to it. */
+	 * below publishes this increment to it. model: wake_raise */
 	atomic_fetch_add_explicit(&stage->in_flight, 1, memory_order_relaxed);
 	pthread_mutex_unlock(&stage->lock);
-	pthread_cond_signal(&wake->cond);
+	pthread_cond_signal(&wake->cond);	/* model: step wake_signal */
 	/* Release: our use of wake->cond happens before a reader that sees the drop
-	 * (acquire) destroys it. */
+	 * (acquire) destroys it. model: wake_done */
 	atomic_fetch_sub_explicit(&stage->in_flight, 1, memory_order_release);
 }
 
@@ -75,7 +75,7 @@ int exitleft_stage_close(exitleft_stage *stage)
 
 	if (!stage)
 		return -EINVAL;
-	pthread_mutex_lock(&stage->lock);
+	pthread_mutex_lock(&stage->lock);	/* model: closer */
 	stage->closed = true;
 	/* Close is rare and wakes everyone: signal under the lock, which keeps every record
 	 * alive without the in_flight dance. Each woken thread finds itself idle on a closed
@@ -104,7 +104,7 @@ int exitleft_stage_free(exitleft_stage *stage)
 	/* A notifier may still be between its unlock and its signal (stage_unlock_wake). It
 	 * is a few instructions from done; yield until it is. */
 	while (atomic_load_explicit(&stage->in_flight, memory_order_acquire))
-		sched_yield();
+		sched_yield();	/* model: stage_free, in_flight == 0 */
 	while ((t = stage->spares)) {
 		stage->spares = t->next;
 		pthread_cond_destroy(&t->cond);

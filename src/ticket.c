@@ -38,6 +38,7 @@ static void record_put(struct exitleft_stage *stage, struct exitleft_ticket *t)
 		stage->last_head = NULL;	/* the record may come back as another ticket */
 	/* Acquire pairs with the release in stage_unlock_wake(): a zero means every waker that
 	 * left the lock has finished with its record's condvar. */
+	/* model: record_put (with SPARE_KEEP 0) */
 	if (stage->nspare >= SPARE_KEEP &&
 	    !atomic_load_explicit(&stage->in_flight, memory_order_acquire)) {
 		pthread_cond_destroy(&t->cond);
@@ -77,6 +78,7 @@ int exitleft_ticket_new(exitleft_stage *stage, const void *token, size_t len,
 	t->mail_first = t->mail_last = NULL;
 	t->state = TICKET_IDLE;
 	t->notified = false;
+	t->entered = false;
 	t->wakes = 0;
 	t->token_heap = NULL;
 	key = t->token_inline;
@@ -110,7 +112,7 @@ int exitleft_ticket_free(exitleft_ticket *t)
 		return -EINVAL;
 	stage = t->stage;
 	pthread_mutex_lock(&stage->lock);
-	if (t->state == TICKET_WAITING) {
+	if (t->entered) {	/* waiting, or woken and not returned yet (S11) */
 		pthread_mutex_unlock(&stage->lock);
 		return -EBUSY;
 	}
@@ -118,6 +120,7 @@ int exitleft_ticket_free(exitleft_ticket *t)
 		pthread_mutex_unlock(&stage->lock);
 		return -ENOTEMPTY;
 	}
+	/* model: ticket_free */
 	if (t->state == TICKET_HEAD)	/* S12: a freed head exits first */
 		next = wait_exit_locked(t);
 	hash_del(stage, t);

@@ -17,6 +17,9 @@
  *   waiting --deadline--> idle             (by the waiter itself, only if still waiting)
  *   waiting --cancel--> idle               (by the waiter's cleanup handler)
  *   head --exit/free/cancel--> idle        (wait_exit_locked)
+ *
+ * tests/model/exitleft.pml models this protocol with the same names; the comments
+ * "model: ..." below name the step of the model each transition is.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -24,6 +27,13 @@
 #include <utlist.h>
 
 #include "exitleft-private.h"
+
+#ifdef EXITLEFT_TEST_HOOKS	/* test builds only: nonzero fakes a spurious wake */
+int wait_hook_spurious(pthread_mutex_t *lock);
+#define WAIT_HOOK_SPURIOUS(lock) wait_hook_spurious(lock)
+#else
+#define WAIT_HOOK_SPURIOUS(lock) 0
+#endif
 
 /*
  * Takes the longest waiter out of the line and makes it head, so that it is head already
@@ -34,6 +44,7 @@ struct exitleft_ticket *wait_promote_first(struct exitleft_stage *stage)
 {
 	struct exitleft_ticket *next = stage->queue;	/* empty once closed: S13 */
 
+	/* model: wait_promote_first */
 	stage->head = next;
 	if (next) {
 		DL_DELETE(stage->queue, next);
@@ -49,7 +60,7 @@ struct exitleft_ticket *wait_promote_first(struct exitleft_stage *stage)
  */
 struct exitleft_ticket *wait_exit_locked(struct exitleft_ticket *head)
 {
-	head->state = TICKET_IDLE;
+	head->state = TICKET_IDLE;	/* model: wait_exit_locked */
 	head->stage->last_head = head;
 	return wait_promote_first(head->stage);
 }
@@ -81,6 +92,7 @@ static int outcome_idle(struct exitleft_ticket *t)
 {
 	struct exitleft_stage *stage = t->stage;
 
+	/* model: outcome_idle */
 	if (t->notified || t->mail_first) {
 		t->notified = false;	/* S6: notifications since the last enter are one */
 		return EXITLEFT_TOKEN;
@@ -105,10 +117,11 @@ static void wait_cancelled(void *arg)
 	struct exitleft_stage *stage = t->stage;
 	struct exitleft_ticket *next = NULL;
 
-	if (t->state == TICKET_WAITING) {
+	t->entered = false;
+	if (t->state == TICKET_WAITING) {	/* model: cancelled, waiting --cancel--> idle */
 		DL_DELETE(stage->queue, t);
 		t->state = TICKET_IDLE;
-	} else if (t->state == TICKET_HEAD) {
+	} else if (t->state == TICKET_HEAD) {	/* model: cancelled, promoted meanwhile */
 		next = wait_exit_locked(t);
 	}
 	stage_unlock_wake(stage, next);
@@ -136,11 +149,11 @@ int exitleft_enter(exitleft_ticket *t, const struct timespec *deadline)
 	if (!t || !deadline_ok(deadline))
 		return -EINVAL;
 	stage = t->stage;
-	atomic_fetch_add_explicit(&stage->arriving, 1, memory_order_relaxed);
-	pthread_mutex_lock(&stage->lock);
+	atomic_fetch_add_explicit(&stage->arriving, 1, memory_order_relaxed);	/* model: arrive */
+	pthread_mutex_lock(&stage->lock);	/* model: step enter */
 	atomic_fetch_sub_explicit(&stage->arriving, 1, memory_order_relaxed);
-	if (t->state != TICKET_IDLE) {
-		outcome = t->state == TICKET_HEAD ? -EDEADLK : -EBUSY;
+	if (t->entered || t->state != TICKET_IDLE) {	/* S11 */
+		outcome = t->entered ? -EBUSY : -EDEADLK;
 		goto out;
 	}
 	outcome = outcome_idle(t);
@@ -151,12 +164,16 @@ int exitleft_enter(exitleft_ticket *t, const struct timespec *deadline)
 		goto out;
 	}
 
-	t->state = TICKET_WAITING;
+	t->state = TICKET_WAITING;	/* model: idle --enter--> waiting */
+	t->entered = true;
 	DL_APPEND(stage->queue, t);
 	pthread_cleanup_push(wait_cancelled, t);
 	while (t->state == TICKET_WAITING) {
-		int rc = deadline ? pthread_cond_timedwait(&t->cond, &stage->lock, deadline)
-				  : pthread_cond_wait(&t->cond, &stage->lock);
+		/* model: step cond_wait, then cond_woken (signal, deadline, spurious, cancel),
+		 * then wait_recheck once the lock is ours again */
+		int rc = WAIT_HOOK_SPURIOUS(&stage->lock) ? 0
+			 : deadline ? pthread_cond_timedwait(&t->cond, &stage->lock, deadline)
+			 : pthread_cond_wait(&t->cond, &stage->lock);
 		t->wakes++;
 		/* Still waiting after the deadline: nobody changed our state before we took the
 		 * lock back, so the timeout wins and we leave the line ourselves. Had a promotion
@@ -168,11 +185,12 @@ int exitleft_enter(exitleft_ticket *t, const struct timespec *deadline)
 		}
 	}
 	pthread_cleanup_pop(0);
+	t->entered = false;
 	if (!outcome)
 		outcome = t->state == TICKET_HEAD ? EXITLEFT_HEAD : outcome_idle(t);
 out:
-	/* A last head that deferred to us (wait_defers) waits in line on a headless stage:
-	 * unless we took headship, it is promoted now. */
+	/* model: enter_out. A last head that deferred to us (wait_defers) waits in line on a
+	 * headless stage: unless we took headship, it is promoted now. */
 	if (!stage->head)
 		next = wait_promote_first(stage);
 	/* Counted where the outcome is final: a promotion that a cancelled waiter passed on
@@ -194,7 +212,7 @@ int exitleft_exit(exitleft_ticket *t)
 	if (!t)
 		return -EINVAL;
 	stage = t->stage;
-	pthread_mutex_lock(&stage->lock);
+	pthread_mutex_lock(&stage->lock);	/* model: step exit */
 	if (t->state != TICKET_HEAD) {
 		pthread_mutex_unlock(&stage->lock);
 		return -EPERM;

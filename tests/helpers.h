@@ -124,6 +124,7 @@ static inline void check_stage(exitleft_stage *s)
 		assert_ptr_equal(t->stage, s);
 		heads += t->state == TICKET_HEAD;
 		waiting += t->state == TICKET_WAITING;
+		assert_true(t->state != TICKET_WAITING || t->entered);
 		if (t->state == TICKET_HEAD)
 			assert_ptr_equal(s->head, t);
 	}

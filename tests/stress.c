@@ -14,13 +14,19 @@
  *     return EXITLEFT_TOKEN at once;
  *   - every delivered item is taken exactly once;
  *   - the stage's invariants hold whenever the main thread looks, and every thread ends.
- * Then the same again with the stage closed in the middle of the run.
+ * Then the same again with the stage closed in the middle of the run, then the mix again with
+ * 2, 8 and 64 threads (a quarter of the time each).
  *
- * EXITLEFT_STRESS_MS (default 1500) and EXITLEFT_STRESS_THREADS (default 16) scale it.
+ * EXITLEFT_STRESS_MS (default 1500), EXITLEFT_STRESS_THREADS (default 16) and
+ * EXITLEFT_STRESS_COUNTS (default "2,8,64") scale it; the detectors' runs and the soak set
+ * them. Built with EXITLEFT_TEST_HOOKS, half of all condvar waits also wake spuriously.
  */
 #include <stdatomic.h>
 
 #include "helpers.h"
+#ifdef EXITLEFT_TEST_HOOKS
+#include "spurious.h"
+#endif
 
 #define MAX_ITEMS (1 << 20)
 
@@ -190,14 +196,19 @@ static int env_int(const char *name, int fallback)
 	return v && *v ? atoi(v) : fallback;
 }
 
-static void run(int close_midway)
+static unsigned env_threads(void)
+{
+	return (unsigned)env_int("EXITLEFT_STRESS_THREADS", 16);
+}
+
+static void run(int close_midway, unsigned nthreads, int ms)
 {
 	struct shared sh = { 0 };
 	long heads = 0, tokens = 0, timeouts = 0, closed = 0, churns = 0, notifies = 0;
 	long delivered = 0, recorded_at_end = 0, checks = 0;
-	int ms = env_int("EXITLEFT_STRESS_MS", 1500);
+	int was_closed = close_midway;
 
-	sh.nworkers = (unsigned)env_int("EXITLEFT_STRESS_THREADS", 16);
+	sh.nworkers = nthreads;
 	sh.w = calloc(sh.nworkers, sizeof(*sh.w));
 	sh.taken = calloc(MAX_ITEMS, 1);
 	assert_non_null(sh.w);
@@ -256,12 +267,15 @@ static void run(int close_midway)
 		if (sh.taken[id] != 1)
 			fail_msg("item %u taken %u times", id, sh.taken[id]);
 	assert_int_equal(exitleft_stage_free(sh.stage), 0);
-	print_message("stress%s: %u threads, %d ms: %ld heads, %ld tokens, %ld timeouts, "
-		      "%ld closed, %ld churns, %ld notifies (%ld left recorded), %ld items "
-		      "delivered and taken once, %ld invariant checks; 0 lost, 0 duplicated, "
-		      "0 double heads\n", closed ? " (closed midway)" : "",
-		      sh.nworkers, ms, heads, tokens, timeouts, closed, churns, notifies,
-		      recorded_at_end, delivered, checks);
+	print_message("stress%s: %u threads, %d ms: %ld enters (%ld heads, %ld tokens, "
+		      "%ld timeouts, %ld closed), %ld churns, %ld notifies (%ld left recorded), "
+		      "%ld items delivered and taken once, %ld invariant checks; 0 lost, "
+		      "0 duplicated, 0 double heads\n", was_closed ? " (closed midway)" : "",
+		      sh.nworkers, ms, heads + tokens + timeouts + closed, heads, tokens,
+		      timeouts, closed, churns, notifies, recorded_at_end, delivered, checks);
+#ifdef EXITLEFT_TEST_HOOKS
+	print_message("stress: %lu spurious wakes injected\n", atomic_load(&spurious_injected));
+#endif
 	assert_true(heads > 0);
 	free(sh.w);
 	free(sh.taken);
@@ -270,13 +284,31 @@ static void run(int close_midway)
 static void stress_mixed(void **state)
 {
 	(void)state;
-	run(0);
+	run(0, env_threads(), env_int("EXITLEFT_STRESS_MS", 1500));
 }
 
 static void stress_closed_midway(void **state)
 {
 	(void)state;
-	run(1);
+	run(1, env_threads(), env_int("EXITLEFT_STRESS_MS", 1500));
+}
+
+/* The mix with few and many threads: 2 threads hand over at every exit, 64 queue deep. */
+static void stress_thread_counts(void **state)
+{
+	const char *counts = getenv("EXITLEFT_STRESS_COUNTS");
+	int ms = env_int("EXITLEFT_STRESS_MS", 1500) / 4;
+
+	(void)state;
+	if (!counts || !*counts)
+		counts = "2,8,64";
+	for (const char *p = counts; *p;) {
+		char *end;
+		long n = strtol(p, &end, 10);
+		assert_true(end != p && n >= 1 && n <= 1024);
+		run(0, (unsigned)n, ms > 0 ? ms : 1);
+		p = *end ? end + 1 : end;
+	}
 }
 
 int main(void)
@@ -284,6 +316,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(stress_mixed),
 		cmocka_unit_test(stress_closed_midway),
+		cmocka_unit_test(stress_thread_counts),
 	};
 	return cmocka_run_group_tests_name("stress", tests, NULL, NULL);
 }

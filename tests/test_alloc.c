@@ -157,6 +157,66 @@ static void s16_no_allocation_path_exits(void **state)
 	assert_int_equal(exitleft_stage_free(s), 0);
 }
 
+/*
+ * Every operation, each retried with the n-th allocation failing for n = 0, 1, ... until it
+ * succeeds: each failure is -ENOMEM and leaves the stage usable (checked by the next
+ * operation and by check_stage), and the operations that need no memory never fail.
+ */
+#define EVERY_OP(call, expect)							\
+	do {									\
+		int n_, rc_;							\
+		for (n_ = 0;; n_++) {						\
+			failures = 0;						\
+			arm(n_);						\
+			rc_ = (call);						\
+			disarm();						\
+			if (rc_ != -ENOMEM)					\
+				break;						\
+			assert_int_equal(failures, 1);				\
+			injected++;						\
+			if (s)							\
+				check_stage(s);					\
+		}								\
+		assert_int_equal(rc_, (expect));				\
+		sites += n_ > 0;						\
+	} while (0)
+
+static void s16_every_operation(void **state)
+{
+	exitleft_stage *s = NULL;
+	exitleft_ticket *a, *b, *c;
+	unsigned char long_token[EXITLEFT_TOKEN_MAX];
+	int injected = 0, sites = 0, item;
+	void *got;
+
+	(void)state;
+	memset(long_token, 0x5a, sizeof(long_token));
+	EVERY_OP(exitleft_stage_new(&s), 0);
+	EVERY_OP(exitleft_ticket_new(s, "a", 1, &a), 0);
+	EVERY_OP(exitleft_ticket_new(s, long_token, sizeof(long_token), &b), 0);
+	EVERY_OP(exitleft_ticket_new(s, "c", 1, &c), 0);
+	EVERY_OP(exitleft_enter(a, NULL), EXITLEFT_HEAD);
+	EVERY_OP(exitleft_notify(s, "c", 1), 1);
+	EVERY_OP(exitleft_deliver(s, long_token, sizeof(long_token), &item), 1);
+	EVERY_OP(exitleft_enter(b, NULL), EXITLEFT_TOKEN);
+	EVERY_OP(exitleft_take(b, &got), 1);
+	assert_ptr_equal(got, &item);
+	EVERY_OP(exitleft_enter(c, NULL), EXITLEFT_TOKEN);
+	EVERY_OP(exitleft_enter(c, &(struct timespec){ 0, 0 }), EXITLEFT_TIMEOUT);
+	EVERY_OP(exitleft_exit(a), 0);
+	EVERY_OP(exitleft_stage_close(s), 0);
+	EVERY_OP(exitleft_enter(c, NULL), EXITLEFT_CLOSED);
+	EVERY_OP(exitleft_ticket_new(s, "d", 1, &a), -ECANCELED);
+	EVERY_OP(exitleft_ticket_free(a), 0);
+	EVERY_OP(exitleft_ticket_free(b), 0);
+	EVERY_OP(exitleft_stage_free(s), -EBUSY);
+	EVERY_OP(exitleft_ticket_free(c), 0);
+	EVERY_OP(exitleft_stage_free(s), 0);
+	print_message("every operation: %d allocation failures injected at %d operations "
+		      "that allocate\n", injected, sites);
+	assert_true(sites >= 5);	/* stage, table, record, long token, mail */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -164,6 +224,7 @@ int main(void)
 		cmocka_unit_test(s16_ticket_new),
 		cmocka_unit_test(s16_deliver),
 		cmocka_unit_test(s16_no_allocation_path_exits),
+		cmocka_unit_test(s16_every_operation),
 	};
 	return cmocka_run_group_tests_name("alloc", tests, NULL, NULL);
 }
