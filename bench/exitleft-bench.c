@@ -6,7 +6,7 @@
  *
  * Every case runs --reps times (at least 3); rows are the median of each figure over the
  * runs (fair_max: the largest). The whole sweep is repeated rather than each case back to
- * back, so drift on a shared machine spreads over every case alike. See PERFORMANCE.md for
+ * back, so drift on a shared machine spreads over every case alike. See doc/performance.md for
  * what each column means.
  */
 #define _GNU_SOURCE

@@ -15,7 +15,7 @@
 /*
  * CPU time comes from CLOCK_THREAD_CPUTIME_ID, the scheduler's exact runtime: getrusage()'s
  * per-thread user and system times are tick-sampled on some kernels (on the machine of
- * PERFORMANCE.md they read 30% low). Switches come from getrusage(RUSAGE_THREAD).
+ * doc/performance.md they read 30% low). Switches come from getrusage(RUSAGE_THREAD).
  */
 struct thread_usage thread_usage_now(void)
 {

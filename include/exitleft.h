@@ -165,7 +165,11 @@ EXITLEFT_EXPORT int exitleft_ticket_free(exitleft_ticket *ticket);
  *                     notifications since the last enter count as one) or its mailbox
  *                     holds items;
  *   EXITLEFT_CLOSED   if the stage is closed;
- *   EXITLEFT_HEAD     if the stage has no head: the caller heads it now.
+ *   EXITLEFT_HEAD     if the stage has no head: the caller heads it now. One exception
+ *                     keeps headship fair: the ticket that exited headship last, coming
+ *                     back while another thread is already inside exitleft_enter() but
+ *                     not yet through the stage's lock, lets that thread go first and
+ *                     waits in line (it heads as soon as that thread has had its turn).
  * Otherwise the caller waits in line, behind the threads that entered before it, and
  * returns:
  *   EXITLEFT_HEAD     when the head exits and the caller is first in line. The caller
