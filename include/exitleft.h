@@ -200,7 +200,8 @@ EXITLEFT_EXPORT int exitleft_enter(exitleft_ticket *ticket, const struct timespe
  * from exitleft_enter(); no newcomer can take it in between. With nobody waiting, or once
  * the stage is closed, the stage becomes headless and the next exitleft_enter() heads it.
  *
- * Returns 0; -EPERM if the ticket does not head the stage; -EINVAL if ticket is NULL.
+ * Returns 0; -EPERM if the ticket does not head the stage, or was just made head and its
+ * thread has not returned from exitleft_enter() yet; -EINVAL if ticket is NULL.
  * Does not block.
  */
 EXITLEFT_EXPORT int exitleft_exit(exitleft_ticket *ticket);

@@ -213,7 +213,10 @@ int exitleft_exit(exitleft_ticket *t)
 		return -EINVAL;
 	stage = t->stage;
 	pthread_mutex_lock(&stage->lock);	/* model: step exit */
-	if (t->state != TICKET_HEAD) {
+	/* A ticket just made head whose thread has not returned from exitleft_enter() yet
+	 * heads for nobody: taking headship from it would leave that thread idle behind
+	 * another head, with no outcome to return (S11). */
+	if (t->state != TICKET_HEAD || t->entered) {
 		pthread_mutex_unlock(&stage->lock);
 		return -EPERM;
 	}

@@ -186,6 +186,50 @@ static void s11_busy_until_the_woken_thread_returns(void **state)
 }
 
 /*
+ * S11 for exit, in the window between a promotion and the promoted thread's return. The
+ * head has handed headship to w (w's state is head) but w's thread has not retaken the lock
+ * yet. Another thread's exit of w must be -EPERM: w heads for nobody yet. Before the fix it
+ * passed headship on to x, and w's thread, waking idle behind a head, returned 0 from
+ * exitleft_enter(), no outcome at all.
+ */
+static void s11_exit_refused_until_the_promoted_thread_returns(void **state)
+{
+	exitleft_stage *s;
+	exitleft_ticket *h, *w, *x;
+	struct entrant ew, ex;
+
+	(void)state;
+	assert_int_equal(exitleft_stage_new(&s), 0);
+	h = ticket_named(s, "head");
+	w = ticket_named(s, "w");
+	x = ticket_named(s, "x");
+	assert_int_equal(exitleft_enter(h, NULL), EXITLEFT_HEAD);
+	entrant_queue(&ew, w, 0);
+	entrant_queue(&ex, x, 1);
+	pthread_mutex_lock(&s->lock);	/* h exits as exitleft_exit() does, without the signal */
+	h->state = TICKET_IDLE;
+	DL_DELETE(s->queue, w);
+	w->state = TICKET_HEAD;
+	s->head = w;
+	pthread_mutex_unlock(&s->lock);
+	assert_int_equal(exitleft_exit(w), -EPERM);
+	assert_int_equal(exitleft_ticket_free(w), -EBUSY);
+	pthread_mutex_lock(&s->lock);	/* the late signal */
+	pthread_cond_signal(&w->cond);
+	pthread_mutex_unlock(&s->lock);
+	assert_int_equal(entrant_result(&ew), EXITLEFT_HEAD);
+	assert_false(entrant_finished(&ex));
+	check_stage(s);
+	assert_int_equal(exitleft_exit(w), 0);
+	assert_int_equal(entrant_result(&ex), EXITLEFT_HEAD);
+	assert_int_equal(exitleft_exit(x), 0);
+	assert_int_equal(exitleft_ticket_free(x), 0);
+	assert_int_equal(exitleft_ticket_free(w), 0);
+	assert_int_equal(exitleft_ticket_free(h), 0);
+	assert_int_equal(exitleft_stage_free(s), 0);
+}
+
+/*
  * Bounded stress of S18: threads loop on enter (no deadline, so only headship, a
  * notification or the cancellation ends a wait); the main thread cancels random threads,
  * some while they wait, some just after it made them head (it exits as head itself and
@@ -309,6 +353,7 @@ int main(void)
 		cmocka_unit_test(head_frees_its_ticket_instead_of_exiting),
 		cmocka_unit_test(stage_free_while_tickets_live),
 		cmocka_unit_test(s11_busy_until_the_woken_thread_returns),
+		cmocka_unit_test(s11_exit_refused_until_the_promoted_thread_returns),
 		cmocka_unit_test(s18_cancel_stress),
 	};
 	return cmocka_run_group_tests_name("faults", tests, NULL, NULL);
