@@ -1,8 +1,9 @@
 #!/bin/sh
-# update-abi.sh [BUILDDIR] - regenerate abi/libexitleft.so.1.abi, the ABI baseline that
-# tests/check-abi.sh compares every build against. Run it ONLY when cutting a release, on a
-# build with debug info (the default buildtype, debugoptimized): between releases the
-# baseline is the last release's ABI, and a change that breaks it must fail the test.
+# update-abi.sh [BUILDDIR] - store abi/libexitleft-VERSION.abi, the ABI baseline of the
+# release VERSION (meson.build's version) that tests/check-abi.sh compares every later build
+# against, with the baselines of the releases before it. Run it ONLY when cutting a release,
+# on a build with debug info (the default buildtype, debugoptimized): between releases the
+# baselines are the released ABIs, and a change that breaks one must fail the test.
 #
 # The flags keep the file free of machine paths (--short-locs, --no-comp-dir-path,
 # --no-corpus-path) and limited to the public interface: types declared in the installed
@@ -17,9 +18,11 @@ ninja -C "$build" >/dev/null
 meson install -C "$build" --no-rebuild --destdir "$tmp/root" >/dev/null
 header=$(find "$tmp/root" -name exitleft.h)
 lib=$(find "$tmp/root" -name 'libexitleft.so.1.*' -type f)
+version=$(meson introspect --projectinfo "$build" |
+	python3 -c 'import json, sys; print(json.load(sys.stdin)["version"])')
+out=abi/libexitleft-$version.abi
 mkdir -p abi
 abidw --short-locs --no-comp-dir-path --no-corpus-path --drop-private-types \
 	--drop-undefined-syms --headers-dir "$(dirname "$header")" \
-	--out-file abi/libexitleft.so.1.abi "$lib"
-echo "abi/libexitleft.so.1.abi: $(grep -c '<elf-symbol ' abi/libexitleft.so.1.abi) symbols" \
-	"from $(basename "$lib")"
+	--out-file "$out" "$lib"
+echo "$out: $(grep -c '<elf-symbol ' "$out") symbols from $(basename "$lib")"
