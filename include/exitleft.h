@@ -52,6 +52,18 @@
  *	Objects are opaque and allocated by the library, so their sizes are not part of the
  *	ABI. The library keeps no global state; stages are independent of one another.
  *
+ * Real-time scheduling
+ *	No call spins on another thread's progress: every wait sleeps until the thread it
+ *	waits for wakes it, so under SCHED_FIFO or SCHED_RR a waiting thread of higher
+ *	priority never keeps the one it waits for from running. Priorities do not order the
+ *	stage, though. The line is first in, first out, whatever the waiters' priorities. The
+ *	stage's lock is an ordinary mutex, without priority inheritance. And the fair
+ *	exception of exitleft_enter() (the last head lets a caller that is already inside
+ *	exitleft_enter() go first) waits for a caller that holds no lock yet, so priority
+ *	inheritance could not help it: if that caller has a low priority and is kept off the
+ *	processor, the last head waits in line until it runs. Give the threads of one stage
+ *	one priority when the order of headship matters.
+ *
  * ABI
  *	libexitleft.so.1. The functions of 1.0 are versioned EXITLEFT_1.0; each later minor
  *	release that adds functions puts them in a node of its own (EXITLEFT_1.1 inherits
@@ -63,11 +75,16 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include <time.h>
+
+#include "exitleft-version.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/* Deadlines are struct timespec (<time.h>, with C11 or POSIX). Declared here as well, so
+ * that this header compiles alone under any standard and feature-test macros. */
+struct timespec;
 
 #if defined(__GNUC__) && __GNUC__ >= 4
 #define EXITLEFT_EXPORT __attribute__((visibility("default")))
@@ -119,8 +136,10 @@ EXITLEFT_EXPORT int exitleft_stage_close(exitleft_stage *stage);
  * exitleft_stage_free - destroy a stage
  *
  * Frees a stage that has no live tickets. If a call on the stage from another thread is
- * still finishing (a notifier waking a thread after releasing the stage), waits for it
- * briefly, so that a thread woken by exitleft_notify() may free everything at once.
+ * still finishing (a notifier waking a thread after releasing the stage), sleeps until that
+ * call is done, so that a thread woken by exitleft_notify() may free everything at once.
+ * The wait is short and woken by the call it waits for, not a spin: it ends under real-time
+ * scheduling too, whatever the priorities. It is not a cancellation point.
  *
  * Returns 0; -EBUSY if tickets are alive (nothing is freed: free them first); -EINVAL if
  * stage is NULL. The stage must not be used after a successful call.
@@ -251,7 +270,13 @@ EXITLEFT_EXPORT int exitleft_take(exitleft_ticket *ticket, void **itemp);
  */
 EXITLEFT_EXPORT const char *exitleft_strerror(int rc);
 
-/* exitleft_version - the library's version, "1.1.0" */
+/*
+ * exitleft_version - the version of the library loaded, such as "1.1.0"
+ *
+ * EXITLEFT_VERSION_MAJOR, _MINOR and _MICRO (exitleft-version.h, included above) give the
+ * version of the headers a program was built with; this gives the library it runs with,
+ * which may be a later one of the same major version.
+ */
 EXITLEFT_EXPORT const char *exitleft_version(void);
 
 /*

@@ -4,19 +4,26 @@
  * Who owns and who guards what:
  *
  *   A stage owns its tickets' records. Every field of the stage and of its records is
- *   guarded by stage->lock, with one exception: stage->in_flight, an atomic counter of
+ *   guarded by stage->lock, with two exceptions: stage->in_flight, an atomic count of
  *   wake-ups issued after the lock was released and not finished yet (see
- *   stage_unlock_wake()). A record's condvar is only ever waited on by the thread that
- *   entered with the ticket, with stage->lock as its mutex.
+ *   stage_unlock_wake()), and stage->arriving (see wait_defers()). A record's condvar is
+ *   only ever waited on by the thread that entered with the ticket, with stage->lock as its
+ *   mutex; stage->drained only by exitleft_stage_free().
  *
- *   Records are never handed back to the allocator while in_flight is non-zero: a waker that
+ *   Records are never handed back to the allocator while a wake is in flight: a waker that
  *   released the lock may still be about to signal the record's condvar. Such records wait on
  *   the stage's spare list (their condvars still initialised) and are reused by
  *   exitleft_ticket_new(); a late signal then lands on a valid condvar and at worst causes a
- *   spurious wake, which every waiter absorbs by checking its state under the lock.
+ *   spurious wake, which every waiter absorbs by checking its state under the lock. The
+ *   first put that finds nothing in flight trims the list back to SPARE_KEEP.
+ *
+ *   No call waits for another thread by spinning: under SCHED_FIFO a spinner of higher
+ *   priority never lets the thread it waits for run. exitleft_stage_free() sleeps on
+ *   stage->drained, and the waker that ends the last wake in flight signals it.
  *
  * Private functions are named after the file that defines them and are hidden from the
- * shared library's symbol table by -fvisibility=hidden.
+ * shared library's symbol table by -fvisibility=hidden. What only tests need lives in the
+ * tests, or behind EXITLEFT_TEST_HOOKS (defined for the test build of these files only).
  */
 #ifndef EXITLEFT_PRIVATE_H
 #define EXITLEFT_PRIVATE_H
@@ -37,10 +44,27 @@
 /* Spare records a stage keeps for reuse beyond those that a late wake-up forces it to keep. */
 #define SPARE_KEEP 64
 
+/*
+ * Where a ticket is, one value at a time (model: the same names). Its thread is inside
+ * exitleft_enter() exactly in the states from TICKET_WAITING on (ticket_busy()): S11 refuses
+ * other threads' enter and free of it then, and its exit.
+ *
+ *   idle --enter--> head                     the stage was headless (S3)
+ *   idle --enter--> waiting                  in line
+ *   waiting --notify, deliver, close--> woken    taken out of line by the waker
+ *   waiting --exit of the head--> promoted       made head by the one handing over (S8)
+ *   waiting --deadline, cancel--> idle       by the waiting thread itself
+ *   woken --its thread returns--> idle       TOKEN or CLOSED
+ *   promoted --its thread returns--> head    HEAD
+ *   promoted --cancel--> idle                headship passed on (S18)
+ *   head --exit, free--> idle
+ */
 enum ticket_state {
-	TICKET_IDLE,	/* neither waiting nor heading (model: idle) */
-	TICKET_WAITING,	/* in stage->queue, its thread blocked in exitleft_enter() (model: wait) */
-	TICKET_HEAD,	/* stage->head (model: head) */
+	TICKET_IDLE,		/* not in line, not heading: its thread is elsewhere */
+	TICKET_HEAD,		/* stage->head, its thread out of exitleft_enter() */
+	TICKET_WAITING,		/* in stage->queue, its thread asleep in exitleft_enter() */
+	TICKET_WOKEN,		/* out of line, woken; its thread not returned yet */
+	TICKET_PROMOTED,	/* stage->head, woken; its thread not returned yet */
 };
 
 /* One item in a mailbox. */
@@ -53,11 +77,8 @@ struct mail {
  * A ticket, the record behind an exitleft_ticket. Guarded by stage->lock.
  *
  * Invariants:
- *  - entered is set from the moment its thread gets in line until that thread returns from
- *    exitleft_enter() (a woken thread is idle or head before it returns): S11 refuses
- *    other threads' enter and free meanwhile. state == TICKET_WAITING implies entered.
  *  - state == TICKET_WAITING exactly while the record is in stage->queue;
- *    state == TICKET_HEAD exactly while stage->head == this record.
+ *    state is TICKET_HEAD or TICKET_PROMOTED exactly while stage->head == this record.
  *  - mail_first == NULL exactly when the mailbox is empty; mail_last is then meaningless.
  *  - hh.key points at token_inline or at a private copy of the token (token_heap);
  *    a record on the spare list is in no table and no queue.
@@ -67,14 +88,21 @@ struct exitleft_ticket {
 	struct exitleft_ticket *prev, *next;	/* stage->queue (utlist DL_*), or spares */
 	pthread_cond_t cond;			/* this ticket's own wake-up */
 	struct mail *mail_first, *mail_last;	/* the mailbox, oldest first */
-	unsigned char state;			/* enum ticket_state */
+	enum ticket_state state;
 	bool notified;				/* a notification is recorded */
-	bool entered;				/* its thread is inside exitleft_enter() */
-	unsigned wakes;				/* returns from a condvar wait, for tests */
+#ifdef EXITLEFT_TEST_HOOKS
+	unsigned wakes;				/* returns from a condvar wait */
+#endif
 	unsigned char token_inline[TOKEN_INLINE];
 	unsigned char *token_heap;		/* the token when longer than TOKEN_INLINE */
 	UT_hash_handle hh;			/* stage->table, keyed by the token bytes */
 };
+
+/* Whether the ticket's thread is inside exitleft_enter() (S11: nobody else may use it). */
+static inline bool ticket_busy(const struct exitleft_ticket *t)
+{
+	return t->state >= TICKET_WAITING;
+}
 
 /*
  * What exitleft_stage_stats() reports beyond what the stage's state already says: plain
@@ -91,22 +119,33 @@ struct stage_counts {
 };
 
 /*
+ * in_flight: the wakes under way outside the lock in its low bits, and IN_FLIGHT_DRAINING
+ * once exitleft_stage_free() waits for them. From then on every waker ends its wake under
+ * the lock, so the freer, reading the count under the lock too, can sleep on
+ * stage->drained without missing the last one.
+ */
+#define IN_FLIGHT_DRAINING 0x80000000u
+
+/*
  * A stage. Every field but in_flight and arriving is guarded by lock.
  *
  * Invariants:
- *  - head is NULL or the one ticket in state TICKET_HEAD (never two heads, S9).
+ *  - head is NULL or the one ticket in state TICKET_HEAD or TICKET_PROMOTED (never two
+ *    heads, S9).
  *  - queue holds the waiting tickets, oldest first, and is empty once closed is set. It is
  *    non-empty only while head is set (whoever makes the stage headless promotes the first
  *    waiter instead), or while arriving > 0: then last_head, coming straight back, waits
  *    behind threads still blocked on the lock, and the first of them through the lock
  *    either heads or promotes it (wait.c, wait_defers()).
  *  - table holds the nlive live tickets, keyed by token; spares holds nspare records of
- *    freed tickets.
+ *    freed tickets. nspare exceeds SPARE_KEEP only by records put while a wake was in
+ *    flight, until the next put that finds none.
  *  - in_flight counts wake-ups under way outside the lock (atomic; see the top of this file).
  */
 struct exitleft_stage {
 	pthread_mutex_t lock;
 	pthread_condattr_t condattr;		/* CLOCK_MONOTONIC, for every record's condvar */
+	pthread_cond_t drained;			/* in_flight dropped to IN_FLIGHT_DRAINING */
 	struct exitleft_ticket *table;		/* uthash head */
 	struct exitleft_ticket *queue;		/* utlist DL head: the longest waiter first */
 	struct exitleft_ticket *head;
@@ -128,13 +167,13 @@ struct exitleft_ticket *hash_find(struct exitleft_stage *stage, const void *toke
 int hash_add(struct exitleft_stage *stage, struct exitleft_ticket *ticket, const void *token,
 	     size_t len);
 void hash_del(struct exitleft_stage *stage, struct exitleft_ticket *ticket);
-size_t hash_longest_chain(const struct exitleft_stage *stage);
 
 /* stage.c */
 void stage_unlock_wake(struct exitleft_stage *stage, struct exitleft_ticket *wake);
+bool stage_wakes_in_flight(struct exitleft_stage *stage);
 
 /* ticket.c */
-struct exitleft_ticket *ticket_waiter(struct exitleft_stage *stage, size_t i);
+void ticket_trim_spares(struct exitleft_stage *stage, size_t keep);
 
 /* wait.c: headship */
 struct exitleft_ticket *wait_promote_first(struct exitleft_stage *stage);

@@ -120,16 +120,3 @@ bool hash_token_ok(const void *token, size_t len)
 {
 	return token && len > 0 && len <= EXITLEFT_TOKEN_MAX;
 }
-
-size_t hash_longest_chain(const struct exitleft_stage *stage)
-{
-	size_t longest = 0;
-
-	if (!stage->table)
-		return 0;
-	const UT_hash_table *tbl = stage->table->hh.tbl;
-	for (unsigned i = 0; i < tbl->num_buckets; i++)
-		if (tbl->buckets[i].count > longest)
-			longest = tbl->buckets[i].count;
-	return longest;
-}

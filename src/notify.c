@@ -21,7 +21,7 @@ static struct exitleft_ticket *notify_locked(struct exitleft_ticket *t)
 	}
 	t->stage->counts.notify_delivered++;
 	DL_DELETE(t->stage->queue, t);
-	t->state = TICKET_IDLE;
+	t->state = TICKET_WOKEN;
 	return t;
 }
 

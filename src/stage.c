@@ -3,7 +3,6 @@
  * its counters
  */
 #include <errno.h>
-#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,15 +27,20 @@ int exitleft_stage_new(exitleft_stage **stagep)
 	rc = pthread_condattr_setclock(&stage->condattr, CLOCK_MONOTONIC);
 	if (rc)
 		goto fail_attr;
-	rc = pthread_mutex_init(&stage->lock, NULL);
+	rc = pthread_cond_init(&stage->drained, NULL);
 	if (rc)
 		goto fail_attr;
+	rc = pthread_mutex_init(&stage->lock, NULL);
+	if (rc)
+		goto fail_cond;
 	atomic_init(&stage->in_flight, 0);
 	atomic_init(&stage->arriving, 0);
 	hash_seed(stage->hash_key);
 	*stagep = stage;
 	return 0;
 
+fail_cond:
+	pthread_cond_destroy(&stage->drained);
 fail_attr:
 	pthread_condattr_destroy(&stage->condattr);
 fail_free:
@@ -51,10 +55,12 @@ fail_free:
  * blocking on it, but the waker then touches the record without the lock: by the time it
  * signals, the woken thread may have returned and freed its ticket. in_flight, raised while
  * the lock is still held, tells exitleft_ticket_free() and exitleft_stage_free() that a
- * record may still be touched; they keep records (and the stage) alive until it drops to 0.
+ * record may still be touched; they keep records (and the stage) alive until it drops.
  */
 void stage_unlock_wake(struct exitleft_stage *stage, struct exitleft_ticket *wake)
 {
+	unsigned n;
+
 	if (!wake) {
 		pthread_mutex_unlock(&stage->lock);
 		return;
@@ -65,8 +71,31 @@ void stage_unlock_wake(struct exitleft_stage *stage, struct exitleft_ticket *wak
 	pthread_mutex_unlock(&stage->lock);
 	pthread_cond_signal(&wake->cond);	/* model: step wake_signal */
 	/* Release: our use of wake->cond happens before a reader that sees the drop
-	 * (acquire) destroys it. model: wake_done */
-	atomic_fetch_sub_explicit(&stage->in_flight, 1, memory_order_release);
+	 * (acquire) destroys it. The compare-and-swap fails, and we go on below, once
+	 * exitleft_stage_free() has marked the count: it may be asleep waiting for our drop.
+	 * model: wake_done */
+	n = atomic_load_explicit(&stage->in_flight, memory_order_relaxed);
+	while (!(n & IN_FLIGHT_DRAINING))
+		if (atomic_compare_exchange_weak_explicit(&stage->in_flight, &n, n - 1,
+							  memory_order_release,
+							  memory_order_relaxed))
+			return;
+	/* The freer reads the count under the lock, so it cannot see our drop before we
+	 * have signalled it; it frees the stage only after taking the lock from us. */
+	pthread_mutex_lock(&stage->lock);
+	if (atomic_fetch_sub_explicit(&stage->in_flight, 1, memory_order_relaxed) ==
+	    (IN_FLIGHT_DRAINING | 1))
+		pthread_cond_signal(&stage->drained);
+	pthread_mutex_unlock(&stage->lock);
+}
+
+/* Whether a waker that left the lock may still touch a record's condvar. Lock held. */
+bool stage_wakes_in_flight(struct exitleft_stage *stage)
+{
+	/* Acquire pairs with the release in stage_unlock_wake(): a zero means every waker
+	 * that left the lock has finished with its record's condvar. */
+	return atomic_load_explicit(&stage->in_flight, memory_order_acquire) &
+	       ~IN_FLIGHT_DRAINING;
 }
 
 int exitleft_stage_close(exitleft_stage *stage)
@@ -82,7 +111,7 @@ int exitleft_stage_close(exitleft_stage *stage)
 	 * stage and returns EXITLEFT_CLOSED (or EXITLEFT_TOKEN if notified meanwhile). */
 	DL_FOREACH_SAFE(stage->queue, t, tmp) {
 		DL_DELETE(stage->queue, t);
-		t->state = TICKET_IDLE;
+		t->state = TICKET_WOKEN;
 		pthread_cond_signal(&t->cond);
 	}
 	pthread_mutex_unlock(&stage->lock);
@@ -91,7 +120,7 @@ int exitleft_stage_close(exitleft_stage *stage)
 
 int exitleft_stage_free(exitleft_stage *stage)
 {
-	struct exitleft_ticket *t;
+	int cancel_state;
 
 	if (!stage)
 		return -EINVAL;
@@ -100,17 +129,21 @@ int exitleft_stage_free(exitleft_stage *stage)
 		pthread_mutex_unlock(&stage->lock);
 		return -EBUSY;
 	}
+	/* A notifier may still be between its unlock and its signal (stage_unlock_wake): sleep
+	 * until the last one signals `drained`. Never spin here: under SCHED_FIFO a freer of
+	 * higher priority than that notifier would never let it run. model: stage_free */
+	atomic_fetch_or_explicit(&stage->in_flight, IN_FLIGHT_DRAINING, memory_order_acq_rel);
+	/* Not a cancellation point: a cancelled freer would leave with the lock held. */
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel_state);
+	while (atomic_load_explicit(&stage->in_flight, memory_order_acquire) != IN_FLIGHT_DRAINING)
+		pthread_cond_wait(&stage->drained, &stage->lock);
+	pthread_setcancelstate(cancel_state, NULL);
+	ticket_trim_spares(stage, 0);
 	pthread_mutex_unlock(&stage->lock);
-	/* A notifier may still be between its unlock and its signal (stage_unlock_wake). It
-	 * is a few instructions from done; yield until it is. */
-	while (atomic_load_explicit(&stage->in_flight, memory_order_acquire))
-		sched_yield();	/* model: stage_free, in_flight == 0 */
-	while ((t = stage->spares)) {
-		stage->spares = t->next;
-		pthread_cond_destroy(&t->cond);
-		free(t);
-	}
+	/* The last waker released the lock to us and touches the stage no more: destroying
+	 * the mutex now is the pattern POSIX allows (pthread_mutex_destroy's rationale). */
 	pthread_mutex_destroy(&stage->lock);
+	pthread_cond_destroy(&stage->drained);
 	pthread_condattr_destroy(&stage->condattr);
 	free(stage);
 	return 0;

@@ -5,8 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <utlist.h>
-
 #include "exitleft-private.h"
 
 /* A record from the spares, or a new one with its condvar initialised; NULL without memory. */
@@ -29,25 +27,38 @@ static struct exitleft_ticket *record_get(struct exitleft_stage *stage)
 	return t;
 }
 
-/* Gives a record back: to the allocator only when no wake-up can still touch it. */
+/*
+ * Frees spare records until `keep` are left. Only while no wake is in flight: a waker that
+ * left the lock may still signal any record's condvar. Lock held.
+ */
+void ticket_trim_spares(struct exitleft_stage *stage, size_t keep)
+{
+	struct exitleft_ticket *t;
+
+	while (stage->nspare > keep) {	/* model: trim */
+		t = stage->spares;
+		stage->spares = t->next;
+		stage->nspare--;
+		pthread_cond_destroy(&t->cond);
+		free(t);
+	}
+}
+
+/*
+ * Gives a record back to the spares, and trims them back to SPARE_KEEP when no wake is in
+ * flight: records parked during a burst of wakes go then. model: record_put
+ */
 static void record_put(struct exitleft_stage *stage, struct exitleft_ticket *t)
 {
 	free(t->token_heap);
 	t->token_heap = NULL;
 	if (stage->last_head == t)
 		stage->last_head = NULL;	/* the record may come back as another ticket */
-	/* Acquire pairs with the release in stage_unlock_wake(): a zero means every waker that
-	 * left the lock has finished with its record's condvar. */
-	/* model: record_put (with SPARE_KEEP 0) */
-	if (stage->nspare >= SPARE_KEEP &&
-	    !atomic_load_explicit(&stage->in_flight, memory_order_acquire)) {
-		pthread_cond_destroy(&t->cond);
-		free(t);
-		return;
-	}
 	t->next = stage->spares;
 	stage->spares = t;
 	stage->nspare++;
+	if (stage->nspare > SPARE_KEEP && !stage_wakes_in_flight(stage))
+		ticket_trim_spares(stage, SPARE_KEEP);
 }
 
 int exitleft_ticket_new(exitleft_stage *stage, const void *token, size_t len,
@@ -78,8 +89,9 @@ int exitleft_ticket_new(exitleft_stage *stage, const void *token, size_t len,
 	t->mail_first = t->mail_last = NULL;
 	t->state = TICKET_IDLE;
 	t->notified = false;
-	t->entered = false;
+#ifdef EXITLEFT_TEST_HOOKS
 	t->wakes = 0;
+#endif
 	t->token_heap = NULL;
 	key = t->token_inline;
 	if (len > TOKEN_INLINE) {
@@ -112,7 +124,7 @@ int exitleft_ticket_free(exitleft_ticket *t)
 		return -EINVAL;
 	stage = t->stage;
 	pthread_mutex_lock(&stage->lock);
-	if (t->entered) {	/* waiting, or woken and not returned yet (S11) */
+	if (ticket_busy(t)) {	/* waiting, or woken and not returned yet (S11) */
 		pthread_mutex_unlock(&stage->lock);
 		return -EBUSY;
 	}
@@ -128,15 +140,4 @@ int exitleft_ticket_free(exitleft_ticket *t)
 	record_put(stage, t);
 	stage_unlock_wake(stage, next);
 	return 0;
-}
-
-/* The i-th waiter in line (0: the longest waiting), or NULL; for tests. Lock held. */
-struct exitleft_ticket *ticket_waiter(struct exitleft_stage *stage, size_t i)
-{
-	struct exitleft_ticket *t;
-
-	DL_FOREACH(stage->queue, t)
-		if (i-- == 0)
-			return t;
-	return NULL;
 }

@@ -4,19 +4,17 @@
  * Every change of a ticket's state is made by one thread under stage->lock, and a waiting
  * thread decides why it woke only by reading its state under that lock, never from what
  * pthread_cond_timedwait() returned. So a timeout racing a promotion or a notification has
- * one winner, whoever took the lock first, and the loser sees the result:
+ * one winner, whoever took the lock first, and the loser sees the result. The states and
+ * their transitions are listed above enum ticket_state (exitleft-private.h); who makes each:
  *
- *   idle --enter--> head                   (stage headless)
- *   idle --enter--> waiting                (stage headed, or headless while the last head
- *                                           defers to callers still before the lock)
- *   waiting --enter by another--> head     (a deferring last head, promoted by the first
- *                                           caller through the lock that did not head)
- *   waiting --exit of the head--> head     (wait_exit_locked, by the old head)
- *   waiting --notify/deliver--> idle       (notify.c, by the notifier; notified/mail set)
- *   waiting --close--> idle                (stage.c, by the closer; stage closed)
- *   waiting --deadline--> idle             (by the waiter itself, only if still waiting)
- *   waiting --cancel--> idle               (by the waiter's cleanup handler)
- *   head --exit/free/cancel--> idle        (wait_exit_locked)
+ *   idle -> head, idle -> waiting      the entering thread (outcome_idle, exitleft_enter)
+ *   waiting -> promoted                whoever makes the stage headless: the old head
+ *                                      (wait_exit_locked), or for a deferring last head the
+ *                                      first caller through the lock that did not head
+ *   waiting -> woken                   the notifier (notify.c) or the closer (stage.c)
+ *   waiting -> idle                    the waiting thread: its deadline, or its cancellation
+ *   woken -> idle, promoted -> head    the woken thread, on its way out of exitleft_enter()
+ *   promoted -> idle, head -> idle     wait_exit_locked: exit, free, or cancellation
  *
  * tests/model/exitleft.pml models this protocol with the same names; the comments
  * "model: ..." below name the step of the model each transition is.
@@ -28,11 +26,14 @@
 
 #include "exitleft-private.h"
 
-#ifdef EXITLEFT_TEST_HOOKS	/* test builds only: nonzero fakes a spurious wake */
-int wait_hook_spurious(pthread_mutex_t *lock);
-#define WAIT_HOOK_SPURIOUS(lock) wait_hook_spurious(lock)
+#ifdef EXITLEFT_TEST_HOOKS
+/* Test builds only: a hook that, returning nonzero, fakes a spurious wake. */
+int (*wait_hook_spurious)(pthread_mutex_t *lock);
+#define WAIT_HOOK_SPURIOUS(lock) (wait_hook_spurious && wait_hook_spurious(lock))
+#define WAIT_COUNT_WAKE(t) ((t)->wakes++)
 #else
 #define WAIT_HOOK_SPURIOUS(lock) 0
+#define WAIT_COUNT_WAKE(t) ((void)0)
 #endif
 
 /*
@@ -48,15 +49,15 @@ struct exitleft_ticket *wait_promote_first(struct exitleft_stage *stage)
 	stage->head = next;
 	if (next) {
 		DL_DELETE(stage->queue, next);
-		next->state = TICKET_HEAD;
+		next->state = TICKET_PROMOTED;
 	}
 	return next;
 }
 
 /*
- * Takes headship from `head` and hands it straight to the longest waiter (S8). Returns the
- * ticket to wake, or NULL. Lock held. Every way out of headship comes here: exit, free,
- * cancellation.
+ * Takes headship from `head` (heading, or promoted and cancelled before it returned) and
+ * hands it straight to the longest waiter (S8). Returns the ticket to wake, or NULL. Lock
+ * held. Every way out of headship comes here: exit, free, cancellation.
  */
 struct exitleft_ticket *wait_exit_locked(struct exitleft_ticket *head)
 {
@@ -117,12 +118,20 @@ static void wait_cancelled(void *arg)
 	struct exitleft_stage *stage = t->stage;
 	struct exitleft_ticket *next = NULL;
 
-	t->entered = false;
-	if (t->state == TICKET_WAITING) {	/* model: cancelled, waiting --cancel--> idle */
+	switch (t->state) {	/* model: cancelled */
+	case TICKET_WAITING:
 		DL_DELETE(stage->queue, t);
 		t->state = TICKET_IDLE;
-	} else if (t->state == TICKET_HEAD) {	/* model: cancelled, promoted meanwhile */
+		break;
+	case TICKET_PROMOTED:	/* headship handed over meanwhile: pass it on */
 		next = wait_exit_locked(t);
+		break;
+	case TICKET_WOKEN:	/* a recorded notification or mail stays for the next enter */
+		t->state = TICKET_IDLE;
+		break;
+	case TICKET_IDLE:
+	case TICKET_HEAD:	/* not a state of a thread inside the wait */
+		break;
 	}
 	stage_unlock_wake(stage, next);
 }
@@ -152,8 +161,8 @@ int exitleft_enter(exitleft_ticket *t, const struct timespec *deadline)
 	atomic_fetch_add_explicit(&stage->arriving, 1, memory_order_relaxed);	/* model: arrive */
 	pthread_mutex_lock(&stage->lock);	/* model: step enter */
 	atomic_fetch_sub_explicit(&stage->arriving, 1, memory_order_relaxed);
-	if (t->entered || t->state != TICKET_IDLE) {	/* S11 */
-		outcome = t->entered ? -EBUSY : -EDEADLK;
+	if (t->state != TICKET_IDLE) {	/* S11 */
+		outcome = t->state == TICKET_HEAD ? -EDEADLK : -EBUSY;
 		goto out;
 	}
 	outcome = outcome_idle(t);
@@ -165,7 +174,6 @@ int exitleft_enter(exitleft_ticket *t, const struct timespec *deadline)
 	}
 
 	t->state = TICKET_WAITING;	/* model: idle --enter--> waiting */
-	t->entered = true;
 	DL_APPEND(stage->queue, t);
 	pthread_cleanup_push(wait_cancelled, t);
 	while (t->state == TICKET_WAITING) {
@@ -174,10 +182,10 @@ int exitleft_enter(exitleft_ticket *t, const struct timespec *deadline)
 		int rc = WAIT_HOOK_SPURIOUS(&stage->lock) ? 0
 			 : deadline ? pthread_cond_timedwait(&t->cond, &stage->lock, deadline)
 			 : pthread_cond_wait(&t->cond, &stage->lock);
-		t->wakes++;
+		WAIT_COUNT_WAKE(t);
 		/* Still waiting after the deadline: nobody changed our state before we took the
 		 * lock back, so the timeout wins and we leave the line ourselves. Had a promotion
-		 * won, we are head and return HEAD below (S10). Spurious wakes loop. */
+		 * or a notification won, our state says so (S10). Spurious wakes loop. */
 		if (rc == ETIMEDOUT && t->state == TICKET_WAITING) {
 			DL_DELETE(stage->queue, t);
 			t->state = TICKET_IDLE;
@@ -185,9 +193,13 @@ int exitleft_enter(exitleft_ticket *t, const struct timespec *deadline)
 		}
 	}
 	pthread_cleanup_pop(0);
-	t->entered = false;
-	if (!outcome)
-		outcome = t->state == TICKET_HEAD ? EXITLEFT_HEAD : outcome_idle(t);
+	if (t->state == TICKET_PROMOTED) {	/* model: promoted --return--> head */
+		t->state = TICKET_HEAD;
+		outcome = EXITLEFT_HEAD;
+	} else if (t->state == TICKET_WOKEN) {	/* model: woken --return--> idle */
+		t->state = TICKET_IDLE;
+		outcome = outcome_idle(t);	/* TOKEN, or CLOSED */
+	}
 out:
 	/* model: enter_out. A last head that deferred to us (wait_defers) waits in line on a
 	 * headless stage: unless we took headship, it is promoted now. */
@@ -213,10 +225,9 @@ int exitleft_exit(exitleft_ticket *t)
 		return -EINVAL;
 	stage = t->stage;
 	pthread_mutex_lock(&stage->lock);	/* model: step exit */
-	/* A ticket just made head whose thread has not returned from exitleft_enter() yet
-	 * heads for nobody: taking headship from it would leave that thread idle behind
-	 * another head, with no outcome to return (S11). */
-	if (t->state != TICKET_HEAD || t->entered) {
+	/* Only a head whose thread has returned: a promoted ticket's thread has not, and
+	 * taking headship from it would leave that thread with no outcome to return (S11). */
+	if (t->state != TICKET_HEAD) {
 		pthread_mutex_unlock(&stage->lock);
 		return -EPERM;
 	}

@@ -80,14 +80,33 @@ static inline size_t queue_len(exitleft_stage *s)
 	return n;
 }
 
+/* The i-th waiter in line (0: the longest waiting), or NULL. */
 static inline struct exitleft_ticket *queue_at(exitleft_stage *s, size_t i)
 {
-	struct exitleft_ticket *t;
+	struct exitleft_ticket *t, *found = NULL;
 
 	pthread_mutex_lock(&s->lock);
-	t = ticket_waiter(s, i);
+	DL_FOREACH(s->queue, t)
+		if (i-- == 0) {
+			found = t;
+			break;
+		}
 	pthread_mutex_unlock(&s->lock);
-	return t;
+	return found;
+}
+
+/* The most tickets that share one bucket of the stage's token table. Lock held. */
+static inline size_t hash_longest_chain(const exitleft_stage *s)
+{
+	size_t longest = 0;
+
+	if (!s->table)
+		return 0;
+	const UT_hash_table *tbl = s->table->hh.tbl;
+	for (unsigned i = 0; i < tbl->num_buckets; i++)
+		if (tbl->buckets[i].count > longest)
+			longest = tbl->buckets[i].count;
+	return longest;
 }
 
 static inline unsigned wakes_of(exitleft_ticket *t)
@@ -122,10 +141,9 @@ static inline void check_stage(exitleft_stage *s)
 	HASH_ITER(hh, s->table, t, tmp) {
 		live++;
 		assert_ptr_equal(t->stage, s);
-		heads += t->state == TICKET_HEAD;
+		heads += t->state == TICKET_HEAD || t->state == TICKET_PROMOTED;
 		waiting += t->state == TICKET_WAITING;
-		assert_true(t->state != TICKET_WAITING || t->entered);
-		if (t->state == TICKET_HEAD)
+		if (t->state == TICKET_HEAD || t->state == TICKET_PROMOTED)
 			assert_ptr_equal(s->head, t);
 	}
 	DL_FOREACH(s->queue, t) {

@@ -36,7 +36,10 @@ int main(void)
 	if (exitleft_ticket_free(t) || exitleft_stage_free(s))
 		return 4;
 	printf("consumer linked against libexitleft %s\n", exitleft_version());
-	return strcmp(exitleft_version(), "1.1.0") != 0;
+	char headers[32];
+	snprintf(headers, sizeof(headers), "%d.%d.%d", EXITLEFT_VERSION_MAJOR,
+		 EXITLEFT_VERSION_MINOR, EXITLEFT_VERSION_MICRO);
+	return strcmp(exitleft_version(), headers) != 0;
 }
 C
 # shellcheck disable=SC2046

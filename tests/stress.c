@@ -19,12 +19,12 @@
  *
  * EXITLEFT_STRESS_MS (default 1500), EXITLEFT_STRESS_THREADS (default 16) and
  * EXITLEFT_STRESS_COUNTS (default "2,8,64") scale it; the detectors' runs and the soak set
- * them. Built with EXITLEFT_TEST_HOOKS, half of all condvar waits also wake spuriously.
+ * them. Built with STRESS_SPURIOUS, half of all condvar waits also wake spuriously.
  */
 #include <stdatomic.h>
 
 #include "helpers.h"
-#ifdef EXITLEFT_TEST_HOOKS
+#ifdef STRESS_SPURIOUS
 #include "spurious.h"
 #endif
 
@@ -273,7 +273,7 @@ static void run(int close_midway, unsigned nthreads, int ms)
 		      "0 duplicated, 0 double heads\n", was_closed ? " (closed midway)" : "",
 		      sh.nworkers, ms, heads + tokens + timeouts + closed, heads, tokens,
 		      timeouts, closed, churns, notifies, recorded_at_end, delivered, checks);
-#ifdef EXITLEFT_TEST_HOOKS
+#ifdef STRESS_SPURIOUS
 	print_message("stress: %lu spurious wakes injected\n", atomic_load(&spurious_injected));
 #endif
 	assert_true(heads > 0);

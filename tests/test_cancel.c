@@ -90,7 +90,7 @@ static void s18_cancel_keeps_a_notification(void **state)
 	pthread_mutex_lock(&s->lock);	/* notify without waking, as if the signal were late */
 	w->notified = true;
 	DL_DELETE(s->queue, w);
-	w->state = TICKET_IDLE;
+	w->state = TICKET_WOKEN;
 	pthread_mutex_unlock(&s->lock);
 	assert_int_equal(pthread_cancel(e.thread), 0);
 	pthread_join(e.thread, NULL);

@@ -15,7 +15,7 @@ static void notify_unsignalled(exitleft_stage *s, exitleft_ticket *w)
 	assert_int_equal(w->state, TICKET_WAITING);
 	w->notified = true;
 	DL_DELETE(s->queue, w);
-	w->state = TICKET_IDLE;
+	w->state = TICKET_WOKEN;
 	pthread_mutex_unlock(&s->lock);
 }
 
@@ -46,7 +46,7 @@ static void timeout_at_the_moment_of_notification(void **state)
 	hold_lock_past(s, d);
 	w->notified = true;		/* notify, under the lock, after the deadline */
 	DL_DELETE(s->queue, w);
-	w->state = TICKET_IDLE;
+	w->state = TICKET_WOKEN;
 	stage_unlock_wake(s, w);
 	assert_int_equal(entrant_result(&e), EXITLEFT_TOKEN);
 	assert_false(w->notified);	/* seen once, not left behind */
@@ -209,7 +209,7 @@ static void s11_exit_refused_until_the_promoted_thread_returns(void **state)
 	pthread_mutex_lock(&s->lock);	/* h exits as exitleft_exit() does, without the signal */
 	h->state = TICKET_IDLE;
 	DL_DELETE(s->queue, w);
-	w->state = TICKET_HEAD;
+	w->state = TICKET_PROMOTED;
 	s->head = w;
 	pthread_mutex_unlock(&s->lock);
 	assert_int_equal(exitleft_exit(w), -EPERM);

@@ -4,7 +4,7 @@
 # usage: check.sh MODEL WORKDIR
 # Runs each configuration below: spin -a, a C compiler builds pan, pan searches. Safety runs
 # are exhaustive (-DCOLLAPSE only compresses states, losing none); liveness runs check the
-# LTL claim `terminates` under weak fairness. Three mutants of the model must fail, so the
+# LTL claim `terminates` under weak fairness. Four mutants of the model must fail, so the
 # properties are known to bite. EXITLEFT_MODEL_DEEP=1 adds a bitstate search of the whole
 # model with every feature on, stopped after EXITLEFT_MODEL_DEEP_MINUTES (default 3; the
 # whole search, 3.7 * 10^8 states, takes about 7 minutes here).
@@ -75,6 +75,8 @@ run mutant-timeout-wins fail "$none -DROUNDS=2 -DBUG_TIMEOUT_WINS" "$safety" ""
 run mutant-ignore-in-flight fail "$none -DROUNDS=1 -DNOTIFIES=1 -DSPURIOUS=1 \
 	-DBUG_IGNORE_IN_FLIGHT" "$safety" ""
 run mutant-no-promote-at-out fail "$none -DROUNDS=2 -DNOTIFIES=1 -DBUG_NO_PROMOTE_AT_OUT" "$safety" ""
+run mutant-drop-before-lock fail "$none -DROUNDS=1 -DNOTIFIES=1 -DBUG_DROP_BEFORE_LOCK" \
+	"$safety" ""
 if [ "${EXITLEFT_MODEL_DEEP:-0}" = 1 ]; then
 	run everything-bitstate pass "-DROUNDS=1" "-DSAFETY -DNOCLAIM -DBITSTATE" \
 		"-w30 -Q${EXITLEFT_MODEL_DEEP_MINUTES:-3}"

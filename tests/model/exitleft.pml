@@ -15,32 +15,39 @@
  *     deadline passing, a spurious wake, a cancellation) are separate from retaking the lock
  *     (wait_recheck), so a timeout can race any state change made in between;
  *   - stage_unlock_wake: in_flight is raised under the lock, the signal (wake_signal) and
- *     the drop (wake_done) are separate steps after the unlock; a signal reaching a record
- *     whose owner is not blocked in the wait is lost, as a condvar signal is;
- *   - record_put destroys a record's condvar unless a wake is in flight (SPARE_KEEP is 0
- *     here, the hardest case); exitleft_stage_free waits for in_flight to drop.
+ *     the drop (wake_done, or wake_done_locked once the freer waits) are separate steps
+ *     after the unlock; a signal reaching a record whose owner is not blocked in the wait
+ *     is lost, as a condvar signal is;
+ *   - record_put destroys every spare's condvar when no wake is in flight (SPARE_KEEP is 0
+ *     here, the hardest case), and parks the record otherwise; exitleft_stage_free sleeps
+ *     until the last wake in flight signals it.
  *
  *   - exitleft_enter counts itself in arriving before it takes the lock (step arrive), so
  *     a last head coming straight back can defer to a caller still before the lock.
  *
  * Properties (assertions; the monitor checks its invariants in every reachable state):
- *   S9   never two heads; head names the one ticket in TICKET_HEAD;
+ *   S9   never two heads; head names the one ticket in TICKET_HEAD or TICKET_PROMOTED;
+ *   S11  a thread calls enter, exit and free only on a ticket that is idle or heads, and
+ *        returns from enter with it idle or heading: the woken and promoted states are
+ *        the window in which its thread has not returned;
  *   S8/S10 while anyone waits the stage has a head (queue non-empty => head set, or the one
  *        waiter is the last head deferring to a caller before the lock), and a ticket
  *        promoted by wait_promote_first returns EXITLEFT_HEAD (never TIMEOUT);
  *   S6   a notification is recorded until enter returns TOKEN (pending => notified), and a
  *        waiter taken out of line by notify_locked returns TOKEN;
  *   S13  a waiter taken out of line by the close returns CLOSED or TOKEN;
- *   lifetime: no signal reaches a destroyed condvar or a freed stage;
+ *   lifetime: no signal reaches a destroyed condvar or a freed stage, and no waker
+ *        takes the stage's lock after the stage was freed;
  *   no deadlock: every process ends (spin's invalid end state check), with the stage
  *        headless, nobody in line and no wake in flight;
  *   every enter ends: LTL `terminates` (under weak fairness, spurious wakes bounded).
  *
  * The model is bounded by the macros below; check.sh runs several combinations. It also
- * checks that the model catches three known bugs (BUG_TIMEOUT_WINS: a waiter that trusts
+ * checks that the model catches four known bugs (BUG_TIMEOUT_WINS: a waiter that trusts
  * ETIMEDOUT swallows a promotion; BUG_IGNORE_IN_FLIGHT: a record's condvar destroyed while
  * a signal after unlock is on its way; BUG_NO_PROMOTE_AT_OUT: a last head defers but the
- * caller it deferred to does not promote it).
+ * caller it deferred to does not promote it; BUG_DROP_BEFORE_LOCK: a waker that drops its
+ * count before taking the lock to signal the freer, which may free the stage in between).
  */
 
 #ifndef NT
@@ -83,7 +90,8 @@
 #define PAST 1
 #define FUTURE 2
 
-mtype = { TICKET_IDLE, TICKET_WAITING, TICKET_HEAD };
+/* enum ticket_state: where a ticket is (src/exitleft-private.h has the transitions) */
+mtype = { TICKET_IDLE, TICKET_HEAD, TICKET_WAITING, TICKET_WOKEN, TICKET_PROMOTED };
 
 /* struct exitleft_ticket, one per thread; guarded by the stage lock */
 mtype state[NT];
@@ -97,7 +105,10 @@ byte queue[NT];		/* utlist FIFO, the longest waiter first */
 byte qlen;
 bool closed;
 byte nlive;
-byte in_flight;		/* atomic, outside the lock */
+byte in_flight;		/* atomic, outside the lock: its count */
+bool draining;		/* ... and its IN_FLIGHT_DRAINING bit, set by stage_free */
+bool drained;		/* stage->drained signalled: the last wake ended */
+byte free_spurious = 1;	/* spurious wakes of the freer's wait */
 byte arriving;		/* atomic: callers of exitleft_enter before the lock */
 byte last_head = NONE;	/* the ticket that exited headship last */
 bool stage_freed;
@@ -134,9 +145,10 @@ inline invariant()
 	do
 	:: k < NT ->
 		if
-		:: state[k] == TICKET_HEAD -> nh++; assert(head == k)
+		:: state[k] == TICKET_HEAD || state[k] == TICKET_PROMOTED ->
+			nh++; assert(head == k)
 		:: state[k] == TICKET_WAITING -> nw++
-		:: state[k] == TICKET_IDLE
+		:: state[k] == TICKET_IDLE || state[k] == TICKET_WOKEN
 		fi;
 		assert(!pending[k] || notified[k]);	/* S6: recorded until seen */
 		k++
@@ -180,7 +192,7 @@ inline wait_promote_first(next)
 	:: qlen > 0 ->
 		next = queue[0];
 		dl_delete(next);
-		state[next] = TICKET_HEAD;
+		state[next] = TICKET_PROMOTED;	/* waiting --exit of the head--> promoted */
 		promoted[next] = true;
 		head = next
 	:: else ->
@@ -192,7 +204,7 @@ inline wait_promote_first(next)
 /* wait.c: wait_exit_locked - headship from h straight to the longest waiter */
 inline wait_exit_locked(h, next)
 {
-	assert(state[h] == TICKET_HEAD && head == h);
+	assert((state[h] == TICKET_HEAD || state[h] == TICKET_PROMOTED) && head == h);
 	state[h] = TICKET_IDLE;
 	last_head = h;
 	wait_promote_first(next)
@@ -238,7 +250,7 @@ inline notify_locked(t, wake)
 	if
 	:: state[t] == TICKET_WAITING ->
 		dl_delete(t);
-		state[t] = TICKET_IDLE;
+		state[t] = TICKET_WOKEN;	/* waiting --notify--> woken */
 		by_notify[t] = true;
 		wake = t
 	:: else -> wake = NONE
@@ -254,7 +266,11 @@ inline wake_raise(wake)
 	fi
 }
 
-/* stage.c: stage_unlock_wake after the unlock: wake_signal, then wake_done */
+/*
+ * stage.c: stage_unlock_wake after the unlock: wake_signal, then wake_done. The drop is a
+ * compare-and-swap that fails once stage_free has set the draining bit; the waker then
+ * drops the count under the lock and signals the freer if it was the last.
+ */
 inline stage_unlock_wake(wake)
 {
 	if
@@ -268,12 +284,34 @@ inline stage_unlock_wake(wake)
 			:: else		/* nobody blocked in it: the signal is lost */
 			fi
 		}
-		atomic { in_flight--; wake = NONE }	/* step wake_done */
+		if
+		:: atomic { !draining -> in_flight--; wake = NONE }	/* step wake_done */
+		:: atomic { draining ->		/* step wake_done_locked */
+#ifdef BUG_DROP_BEFORE_LOCK	/* drop, then take the lock to signal: the freer may go */
+			in_flight--
+		   }
+		   atomic {
+			assert(!stage_freed);
+#else
+			assert(!stage_freed);
+			in_flight--;
+#endif
+			if
+			:: in_flight == 0 -> drained = true
+			:: else
+			fi;
+			wake = NONE
+		   }
+		fi
 	:: else
 	fi
 }
 
-/* ticket.c: record_put - destroyed unless a wake in flight may still signal it */
+/*
+ * ticket.c: record_put - a record goes to the spares; with nothing in flight the spares
+ * are trimmed (SPARE_KEEP is 0 here, the hardest case: every spare is destroyed, the ones
+ * parked by earlier puts too).
+ */
 inline record_put(t)
 {
 	if
@@ -284,14 +322,28 @@ inline record_put(t)
 #ifdef BUG_IGNORE_IN_FLIGHT	/* hand the condvar back whatever is in flight */
 	:: true -> destroyed[t] = true
 #else
-	:: in_flight == 0 -> assert(flying[t] == 0); destroyed[t] = true
-	:: else		/* kept on the spare list */
+	:: in_flight == 0 ->	/* model: trim */
+		k = 0;
+		do
+		:: k < NT ->
+			if
+			:: !live[k] && !destroyed[k] -> assert(flying[k] == 0); destroyed[k] = true
+			:: else
+			fi;
+			k++
+		:: else -> break
+		od
+	:: else		/* parked on the spare list */
 #endif
 	fi
 }
 
-/* notify.c: exitleft_notify and exitleft_deliver */
-inline notify(t, with_item, wake)
+/*
+ * notify.c: exitleft_notify and exitleft_deliver. `last`: the notifier's last call, which
+ * lets the stage be freed once its locked part is done, while its wake may still be on its
+ * way (the woken thread may free everything at once).
+ */
+inline notify(t, with_item, wake, last)
 {
 	atomic {
 		select(t : 0 .. NT - 1);	/* any token */
@@ -306,6 +358,10 @@ inline notify(t, with_item, wake)
 			wake_raise(wake)
 		:: else	/* nobody holds the token: returns 0 */
 		fi;
+		if
+		:: last -> notifier_done = true
+		:: else
+		fi;
 		invariant()
 	}
 	stage_unlock_wake(wake)
@@ -314,14 +370,15 @@ inline notify(t, with_item, wake)
 /*
  * ticket.c: exitleft_ticket_free of an idle or heading ticket. -ENOTEMPTY when a delivery
  * slipped in since the owner took its mail: it takes the mail (exitleft_take) and retries.
+ * `last`: the thread's last call; the stage may be freed while its wake is on its way.
  */
-inline ticket_free(me, next)
+inline ticket_free(me, next, last)
 {
 	do
 	:: atomic { mail[me] -> mail[me] = false }	/* -ENOTEMPTY; exitleft_take */
 	:: atomic {
 		!mail[me] ->
-		assert(state[me] != TICKET_WAITING);
+		assert(state[me] == TICKET_IDLE || state[me] == TICKET_HEAD);	/* S11 */
 		next = NONE;
 		if
 		:: state[me] == TICKET_HEAD -> wait_exit_locked(me, next)	/* S12 */
@@ -333,6 +390,10 @@ inline ticket_free(me, next)
 		pending[me] = false;
 		record_put(me);
 		wake_raise(next);
+		if
+		:: last -> finished++
+		:: else
+		fi;
 		invariant()
 	   }
 	   stage_unlock_wake(next);
@@ -348,6 +409,7 @@ inline enter_returns()
 	assert(!by_close[me] || out == EXITLEFT_CLOSED || out == EXITLEFT_TOKEN);	/* S13 */
 	assert(out != EXITLEFT_TIMEOUT || deadline != NO_DEADLINE);
 	assert(out != EXITLEFT_HEAD || (head == me && state[me] == TICKET_HEAD));	/* S9 */
+	assert(state[me] == TICKET_IDLE || state[me] == TICKET_HEAD);	/* S11: out of enter */
 	by_notify[me] = false;
 	by_close[me] = false;
 	promoted[me] = false;
@@ -422,11 +484,14 @@ proctype thread(byte me)
 				fi;
 				if
 				:: state[me] == TICKET_WAITING -> in_cond[me] = true	/* again */
-				:: state[me] == TICKET_HEAD && out == 0 -> out = EXITLEFT_HEAD
-				:: state[me] == TICKET_IDLE && out == 0 ->
+				:: state[me] == TICKET_PROMOTED && out == 0 ->
+					state[me] = TICKET_HEAD;	/* promoted --return--> head */
+					out = EXITLEFT_HEAD
+				:: state[me] == TICKET_WOKEN && out == 0 ->
+					state[me] = TICKET_IDLE;	/* woken --return--> idle */
 					outcome_idle(me, out);
-					assert(out != 0)
-				:: state[me] != TICKET_WAITING && out != 0
+					assert(out == EXITLEFT_TOKEN || out == EXITLEFT_CLOSED)
+				:: state[me] != TICKET_WAITING && out != 0	/* timed out */
 				fi;
 				if
 				:: out != 0 -> enter_out(next); enter_returns()
@@ -443,8 +508,8 @@ proctype thread(byte me)
 		:: out == EXITLEFT_HEAD ->
 			/* as head: route an event, or not */
 			if
-			:: ROUTE -> notify(target, false, wake)
-			:: ROUTE -> notify(target, true, wake)
+			:: ROUTE -> notify(target, false, wake, false)
+			:: ROUTE -> notify(target, true, wake, false)
 			:: skip
 			fi;
 			if
@@ -456,7 +521,7 @@ proctype thread(byte me)
 				}
 				stage_unlock_wake(next)
 			:: /* S12: free the ticket instead of exiting; take a new one */
-				ticket_free(me, next);
+				ticket_free(me, next, false);
 				/* ticket.c: exitleft_ticket_new, step renew */
 				atomic {
 					if
@@ -477,8 +542,7 @@ proctype thread(byte me)
 	od;
 	if
 	:: live[me] ->
-		ticket_free(me, next);
-		finished++
+		ticket_free(me, next, true)
 	:: else
 	fi;
 	goto end;
@@ -490,17 +554,17 @@ cancelled:
 		if
 		:: state[me] == TICKET_WAITING ->	/* waiting --cancel--> idle */
 			dl_delete(me); state[me] = TICKET_IDLE
-		:: state[me] == TICKET_HEAD ->		/* promoted meanwhile: pass it on */
+		:: state[me] == TICKET_PROMOTED ->	/* promoted meanwhile: pass it on */
 			wait_exit_locked(me, next)
-		:: state[me] == TICKET_IDLE
+		:: state[me] == TICKET_WOKEN ->	/* its notification stays recorded */
+			state[me] = TICKET_IDLE
 		fi;
 		wake_raise(next);
 		invariant()
 	}
 	stage_unlock_wake(next);
 	/* the joiner frees the dead thread's ticket; its notification and mail go with it */
-	ticket_free(me, next);
-	finished++;
+	ticket_free(me, next, true);
 end:	skip
 }
 
@@ -513,11 +577,11 @@ proctype notifier()
 	:: n < NOTIFIES ->
 		n++;
 		if
-		:: notify(target, false, wake)
-		:: notify(target, true, wake)
+		:: notify(target, false, wake, n == NOTIFIES)
+		:: notify(target, true, wake, n == NOTIFIES)
 		fi
 	od;
-	notifier_done = true
+	notifier_done = true	/* NOTIFIES == 0 */
 }
 
 /* stage.c: exitleft_stage_close - signals under the lock, every waiter leaves the line */
@@ -532,7 +596,7 @@ proctype closer()
 		:: qlen > 0 ->
 			t = queue[0];
 			dl_delete(t);
-			state[t] = TICKET_IDLE;
+			state[t] = TICKET_WOKEN;	/* waiting --close--> woken */
 			by_close[t] = true;
 			if
 			:: in_cond[t] -> signalled[t] = true
@@ -547,12 +611,24 @@ proctype closer()
 	closer_done = true
 }
 
-/* main: once every thread has made its last call, exitleft_stage_free */
+/*
+ * main: once every thread has made its last call, exitleft_stage_free: under the lock it
+ * sets the draining bit, then sleeps on stage->drained while a wake is in flight, checking
+ * the count under the lock each time it wakes (by the signal, or spuriously). Sleeping, not
+ * spinning: a last waker that never signals leaves it asleep, an invalid end state.
+ */
 proctype stage_free()
 {
 	finished == NT && notifier_done && closer_done;
-	atomic { assert(nlive == 0 && head == NONE && qlen == 0) };
-	in_flight == 0;		/* yields until the wakes in flight are done */
+	atomic { assert(nlive == 0 && head == NONE && qlen == 0); draining = true }
+	do
+	:: atomic { in_flight == 0 -> break }
+	:: atomic { in_flight != 0 -> skip };	/* pthread_cond_wait(&stage->drained) */
+		if
+		:: atomic { drained -> drained = false }
+		:: atomic { free_spurious > 0 -> free_spurious-- }
+		fi
+	od;
 	stage_freed = true
 }
 
