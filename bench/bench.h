@@ -18,11 +18,7 @@
 #include <stdint.h>
 #include <time.h>
 
-/* The implementations compared, as the CSV's impl column names them. */
-#define IMPL_STAGE "stage"
-#define IMPL_FLOOR "floor"
-#define IMPL_BROADCAST "broadcast"
-#define IMPL_MUTEX "mutex"
+#include "common.h"
 
 /*
  * One row of output: one case, one run or the median of several. A figure that does not
@@ -30,7 +26,7 @@
  */
 struct row {
 	const char *bench;	/* handoff, notify, scale_new_free, scale_notify, ... */
-	const char *impl;	/* one of the IMPL_* names */
+	enum impl impl;
 	int threads;
 	long tickets;
 	double p50_ns, p99_ns, max_ns;
@@ -129,16 +125,13 @@ void meter_init(struct meter *m, int nthreads);
 void meter_fini(struct meter *m);
 
 /* contention.c: handoff and notify, stage and peers */
-void bench_handoff(const char *impl, int threads, const struct run_cfg *cfg, struct row *r);
-void bench_notify(const char *impl, int threads, const struct run_cfg *cfg, struct row *r);
+void bench_handoff(enum impl impl, int threads, const struct run_cfg *cfg, struct row *r);
+void bench_notify(enum impl impl, int threads, const struct run_cfg *cfg, struct row *r);
 void bench_floor(const char *bench, const struct run_cfg *cfg, struct row *r);
 
 /* scale.c: single-threaded costs against the number of live tickets */
 /* Fills rows[0..SCALE_ROWS) for one ticket count. */
 #define SCALE_ROWS 4
 void bench_scale(long tickets, bool quick, struct row rows[SCALE_ROWS]);
-
-/* exitleft-bench.c */
-_Noreturn void die(const char *fmt, ...);
 
 #endif /* EXITLEFT_BENCH_H */

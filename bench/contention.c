@@ -221,7 +221,7 @@ static void *handoff_mutex_thread(void *p)
 	return NULL;
 }
 
-void bench_handoff(const char *impl, int threads, const struct run_cfg *cfg, struct row *r)
+void bench_handoff(enum impl impl, int threads, const struct run_cfg *cfg, struct row *r)
 {
 	struct handoff h = { .last_id = -1 };
 	struct handoff_arg *args = calloc((size_t)threads, sizeof(*args));
@@ -231,11 +231,11 @@ void bench_handoff(const char *impl, int threads, const struct run_cfg *cfg, str
 		die("out of memory");
 	meter_init(&h.m, threads);
 	atomic_init(&h.heads, 0);
-	if (!strcmp(impl, IMPL_STAGE)) {
+	if (impl == IMPL_STAGE) {
 		fn = handoff_stage_thread;
 		if (exitleft_stage_new(&h.stage))
 			die("exitleft_stage_new");
-	} else if (!strcmp(impl, IMPL_BROADCAST)) {
+	} else if (impl == IMPL_BROADCAST) {
 		fn = handoff_bcast_thread;
 		bcast_init(&h.bc, threads);
 	} else {
@@ -260,7 +260,7 @@ void bench_handoff(const char *impl, int threads, const struct run_cfg *cfg, str
 			exitleft_ticket_free(args[i].ticket);
 		if (exitleft_stage_free(h.stage))
 			die("exitleft_stage_free");
-	} else if (!strcmp(impl, IMPL_BROADCAST)) {
+	} else if (impl == IMPL_BROADCAST) {
 		bcast_fini(&h.bc);
 	} else {
 		pthread_mutex_destroy(&h.mutex);
@@ -460,9 +460,9 @@ static void *notify_thread(void *p)
 	return w->fn(p);
 }
 
-void bench_notify(const char *impl, int threads, const struct run_cfg *cfg, struct row *r)
+void bench_notify(enum impl impl, int threads, const struct run_cfg *cfg, struct row *r)
 {
-	struct notify n = { .use_stage = !strcmp(impl, IMPL_STAGE), .nthreads = threads };
+	struct notify n = { .use_stage = impl == IMPL_STAGE, .nthreads = threads };
 
 	n.w = aligned_alloc(64, (size_t)threads * sizeof(*n.w));
 	if (!n.w)

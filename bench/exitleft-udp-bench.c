@@ -31,6 +31,8 @@
 
 #include <uthash.h>
 
+#include "common.h"
+#include "stats.h"
 #include "udp-common.h"
 #include "udp-load.h"
 #include "udp-server-core.h"
@@ -38,8 +40,10 @@
 #define POLL_MS 20		/* every reader's receive timeout: how often it sees the stop */
 #define MAX_RUNS 15
 
-enum impl { IMPL_STAGE, IMPL_BROADCAST, IMPL_DISPATCHER, IMPL_CONNECTED, NIMPL };
-static const char *const impl_names[NIMPL] = { "stage", "broadcast", "dispatcher", "connected" };
+/* The servers compared, in the order of the output's rows. */
+static const enum impl udp_impls[] = { IMPL_STAGE, IMPL_BROADCAST, IMPL_DISPATCHER,
+				       IMPL_CONNECTED };
+#define NUDP_IMPL (int)(sizeof(udp_impls) / sizeof(udp_impls[0]))
 
 static atomic_bool stop_flag;	/* the child's: set by SIGTERM */
 
@@ -573,7 +577,7 @@ static int run_once(const struct options *o, enum impl impl, unsigned peers, str
 	close(pipefd[0]);
 	if (rc || !WIFEXITED(status) || WEXITSTATUS(status) || r.mismatches) {
 		fprintf(stderr, "exitleft-udp-bench: %s x %u failed (load %d, status %d, "
-			"mismatches %llu)\n", impl_names[impl], peers, rc, status,
+			"mismatches %llu)\n", impl_name(impl), peers, rc, status,
 			(unsigned long long)r.mismatches);
 		return -1;
 	}
@@ -596,24 +600,21 @@ static int run_once(const struct options *o, enum impl impl, unsigned peers, str
 	return 0;
 }
 
-static int cmp_double(const void *a, const void *b)
+/* Folds n runs of one case into one: the median of each figure. */
+static struct sample sample_median(const struct sample *s, unsigned n)
 {
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
+	return (struct sample){
+		.datagrams = STATS_MEDIAN_OF(s, n, datagrams),
+		.lost = STATS_MEDIAN_OF(s, n, lost),
+		.p50_us = STATS_MEDIAN_OF(s, n, p50_us),
+		.p99_us = STATS_MEDIAN_OF(s, n, p99_us),
+		.rate = STATS_MEDIAN_OF(s, n, rate),
+		.cpu_us = STATS_MEDIAN_OF(s, n, cpu_us),
+		.csw = STATS_MEDIAN_OF(s, n, csw),
+		.wakes = STATS_MEDIAN_OF(s, n, wakes),
+		.misrouted = STATS_MEDIAN_OF(s, n, misrouted),
+	};
 }
-
-static double median_of(struct sample *s, unsigned n, size_t off)
-{
-	double v[MAX_RUNS];
-
-	for (unsigned i = 0; i < n; i++)
-		v[i] = *(const double *)((const char *)&s[i] + off);
-	qsort(v, n, sizeof(v[0]), cmp_double);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
-#define MEDIAN(s, n, field) median_of((s), (n), offsetof(struct sample, field))
 
 static void usage(FILE *f)
 {
@@ -699,32 +700,29 @@ int main(int argc, char **argv)
 	fprintf(table, "%-10s %5s %9s %5s %9s %9s %10s %8s %8s %8s\n", "impl", "peers",
 		"datagrams", "lost", "p50_us", "p99_us", "dgrams/s", "cpu_us", "csw", "wakes");
 	for (unsigned k = 0; k < o.npeers; k++) {
-		struct sample s[NIMPL][MAX_RUNS];
-		bool ok[NIMPL] = { true, true, true, true };
+		struct sample s[NUDP_IMPL][MAX_RUNS];
+		bool ok[NUDP_IMPL] = { true, true, true, true };
 
 		/* Runs interleave: run r of every server before run r + 1 of any. */
 		for (unsigned r = 0; r < o.runs; r++)
-			for (int i = 0; i < NIMPL; i++)
-				if (ok[i] && run_once(&o, (enum impl)i, o.peers[k], &s[i][r]))
+			for (int i = 0; i < NUDP_IMPL; i++)
+				if (ok[i] && run_once(&o, udp_impls[i], o.peers[k], &s[i][r]))
 					ok[i] = false;
-		for (int i = 0; i < NIMPL; i++) {
+		for (int i = 0; i < NUDP_IMPL; i++) {
 			if (!ok[i]) {
 				failed = 1;
 				continue;
 			}
+			struct sample m = sample_median(s[i], o.runs);
+			const char *name = impl_name(udp_impls[i]);
+
 			if (o.csv)
 				printf("udp,%s,%u,%.0f,%.0f,%.1f,%.1f,%.0f,%.2f,%.3f\n",
-				       impl_names[i], o.peers[k], MEDIAN(s[i], o.runs, datagrams),
-				       MEDIAN(s[i], o.runs, lost), MEDIAN(s[i], o.runs, p50_us),
-				       MEDIAN(s[i], o.runs, p99_us), MEDIAN(s[i], o.runs, rate),
-				       MEDIAN(s[i], o.runs, cpu_us), MEDIAN(s[i], o.runs, csw));
-			fprintf(table, "%-10s %5u %9.0f %5.0f %9.1f %9.1f %10.0f %8.2f %8.3f %8.3f%s\n",
-				impl_names[i], o.peers[k], MEDIAN(s[i], o.runs, datagrams),
-				MEDIAN(s[i], o.runs, lost), MEDIAN(s[i], o.runs, p50_us),
-				MEDIAN(s[i], o.runs, p99_us), MEDIAN(s[i], o.runs, rate),
-				MEDIAN(s[i], o.runs, cpu_us), MEDIAN(s[i], o.runs, csw),
-				MEDIAN(s[i], o.runs, wakes),
-				MEDIAN(s[i], o.runs, misrouted) > 0 ? "  (misrouted!)" : "");
+				       name, o.peers[k], m.datagrams, m.lost, m.p50_us, m.p99_us,
+				       m.rate, m.cpu_us, m.csw);
+			fprintf(table, "%-10s %5u %9.0f %5.0f %9.1f %9.1f %10.0f %8.2f %8.3f"
+				" %8.3f%s\n", name, o.peers[k], m.datagrams, m.lost, m.p50_us, m.p99_us, m.rate,
+				m.cpu_us, m.csw, m.wakes, m.misrouted > 0 ? "  (misrouted!)" : "");
 			fflush(NULL);
 		}
 	}
