@@ -97,6 +97,7 @@ static void bcast_exit(struct bcast *b)
  */
 struct handoff {
 	struct meter m;
+	enum impl impl;
 	exitleft_stage *stage;
 	struct bcast bc;
 	pthread_mutex_t mutex;
@@ -137,109 +138,88 @@ static void handoff_took(struct handoff_arg *a, uint64_t now, unsigned long aske
 	meter_fair(&h->m, heads - asked);
 }
 
-/* The head is about to let go: the stamp the next head measures from. Head only. */
-static void handoff_leaving(struct handoff_arg *a)
+/* Waits for the turn as the run's impl does; returns the clock when it came. */
+static uint64_t handoff_acquire(struct handoff_arg *a)
 {
-	a->h->last_id = a->id;
-	a->h->last_stamp = now_ns();
-}
-
-static void handoff_done(struct handoff_arg *a, struct thread_usage u)
-{
-	meter_add_usage(&a->h->m, u);
-	atomic_fetch_add(&a->h->m.ops_all, a->handoffs);
-	atomic_fetch_add(&a->h->m.futile, a->futile);
-}
-
-static void *handoff_stage_thread(void *p)
-{
-	struct handoff_arg *a = p;
 	struct handoff *h = a->h;
+	uint64_t now;
+	int rc;
 
-	pthread_barrier_wait(&h->m.start);
-	struct thread_usage u = thread_usage_now();
-	for (;;) {
-		unsigned long asked = atomic_load_explicit(&h->heads, memory_order_relaxed);
-		int rc = exitleft_enter(a->ticket, NULL);
-		uint64_t now = now_ns();
-
+	switch (h->impl) {
+	case IMPL_STAGE:
+		rc = exitleft_enter(a->ticket, NULL);
+		now = now_ns();
 		if (rc != EXITLEFT_HEAD)
 			die("handoff: enter returned %s", exitleft_strerror(rc));
-		handoff_took(a, now, asked);
+		return now;
+	case IMPL_BROADCAST:
+		bcast_enter(&h->bc, a->id, &a->futile);
+		return now_ns();
+	default:	/* IMPL_MUTEX */
+		pthread_mutex_lock(&h->mutex);
+		return now_ns();
+	}
+}
+
+/* The head lets go, leaving the stamp the next head measures from. Head only. */
+static void handoff_release(struct handoff_arg *a)
+{
+	struct handoff *h = a->h;
+
+	h->last_id = a->id;
+	h->last_stamp = now_ns();
+	switch (h->impl) {
+	case IMPL_STAGE:
+		exitleft_exit(a->ticket);
+		break;
+	case IMPL_BROADCAST:
+		bcast_exit(&h->bc);
+		break;
+	default:	/* IMPL_MUTEX */
+		pthread_mutex_unlock(&h->mutex);
+		break;
+	}
+}
+
+/* One handoff thread, for every impl: the switches above are the only difference. */
+static void *handoff_thread(void *p)
+{
+	struct handoff_arg *a = p;
+	struct handoff *h = a->h;
+
+	pthread_barrier_wait(&h->m.start);
+	struct thread_usage u = thread_usage_now();
+	for (;;) {
+		unsigned long asked = atomic_load_explicit(&h->heads, memory_order_relaxed);
+
+		handoff_took(a, handoff_acquire(a), asked);
 		/* Each head sees stop in turn and still hands on, so the line drains. */
 		bool stop = meter_stopped(&h->m);
-		handoff_leaving(a);
-		exitleft_exit(a->ticket);
+		handoff_release(a);
 		if (stop)
 			break;
 	}
-	handoff_done(a, u);
-	return NULL;
-}
-
-static void *handoff_bcast_thread(void *p)
-{
-	struct handoff_arg *a = p;
-	struct handoff *h = a->h;
-
-	pthread_barrier_wait(&h->m.start);
-	struct thread_usage u = thread_usage_now();
-	for (;;) {
-		unsigned long asked = atomic_load_explicit(&h->heads, memory_order_relaxed);
-
-		bcast_enter(&h->bc, a->id, &a->futile);
-		handoff_took(a, now_ns(), asked);
-		bool stop = meter_stopped(&h->m);
-		handoff_leaving(a);
-		bcast_exit(&h->bc);
-		if (stop)
-			break;
-	}
-	handoff_done(a, u);
-	return NULL;
-}
-
-static void *handoff_mutex_thread(void *p)
-{
-	struct handoff_arg *a = p;
-	struct handoff *h = a->h;
-
-	pthread_barrier_wait(&h->m.start);
-	struct thread_usage u = thread_usage_now();
-	for (;;) {
-		unsigned long asked = atomic_load_explicit(&h->heads, memory_order_relaxed);
-
-		pthread_mutex_lock(&h->mutex);
-		handoff_took(a, now_ns(), asked);
-		bool stop = meter_stopped(&h->m);
-		handoff_leaving(a);
-		pthread_mutex_unlock(&h->mutex);
-		if (stop)
-			break;
-	}
-	handoff_done(a, u);
+	meter_add_usage(&h->m, u);
+	atomic_fetch_add(&h->m.ops_all, a->handoffs);
+	atomic_fetch_add(&h->m.futile, a->futile);
 	return NULL;
 }
 
 void bench_handoff(enum impl impl, int threads, const struct run_cfg *cfg, struct row *r)
 {
-	struct handoff h = { .last_id = -1 };
+	struct handoff h = { .impl = impl, .last_id = -1 };
 	struct handoff_arg *args = calloc((size_t)threads, sizeof(*args));
-	void *(*fn)(void *);
 
 	if (!args)
 		die("out of memory");
 	meter_init(&h.m, threads);
 	atomic_init(&h.heads, 0);
 	if (impl == IMPL_STAGE) {
-		fn = handoff_stage_thread;
 		if (exitleft_stage_new(&h.stage))
 			die("exitleft_stage_new");
 	} else if (impl == IMPL_BROADCAST) {
-		fn = handoff_bcast_thread;
 		bcast_init(&h.bc, threads);
 	} else {
-		fn = handoff_mutex_thread;
 		pthread_mutex_init(&h.mutex, NULL);
 	}
 	for (int i = 0; i < threads; i++) {
@@ -250,7 +230,7 @@ void bench_handoff(enum impl impl, int threads, const struct run_cfg *cfg, struc
 	}
 
 	*r = (struct row){ .bench = "handoff", .impl = impl, .threads = threads };
-	run_threads(threads, fn, args, sizeof(*args), &h.m, cfg, r);
+	run_threads(threads, handoff_thread, args, sizeof(*args), &h.m, cfg, r);
 	r->fair_max = (double)atomic_load(&h.m.fair_max);
 	r->self_follows = (double)atomic_load(&h.m.self_follows) /
 			  (double)(atomic_load(&h.m.ops) ? atomic_load(&h.m.ops) : 1);
