@@ -69,6 +69,11 @@ bool udp_addr_normalise(const struct sockaddr_storage *in, struct udp_addr *out)
 	return false;
 }
 
+bool udp_addr_equal(const struct udp_addr *a, const struct udp_addr *b)
+{
+	return a->len == b->len && memcmp(&a->ss, &b->ss, a->len) == 0;
+}
+
 unsigned udp_addr_port(const struct udp_addr *a)
 {
 	if (a->ss.ss_family == AF_INET)

@@ -34,6 +34,9 @@ int udp_addr_parse(const char *host, unsigned port, struct udp_addr *out);
 /* Normalises a recvfrom() address; returns false for a family other than INET/INET6. */
 bool udp_addr_normalise(const struct sockaddr_storage *in, struct udp_addr *out);
 
+/* Whether two normalised addresses are the same peer. */
+bool udp_addr_equal(const struct udp_addr *a, const struct udp_addr *b);
+
 /* "127.0.0.1:4242" or "[::1]:4242" into buf. */
 void udp_addr_format(const struct udp_addr *a, char *buf, size_t cap);
 
