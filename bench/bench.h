@@ -124,7 +124,30 @@ void run_threads(int n, void *(*fn)(void *), void *args, size_t size, struct met
 void meter_init(struct meter *m, int nthreads);
 void meter_fini(struct meter *m);
 
-/* contention.c: handoff and notify, stage and peers */
+/*
+ * bcast.c: the naive peer, one mutex with one condvar for every waiter, woken with a
+ * broadcast. Guarded by mutex: head is the thread heading (-1: none); line[] holds the
+ * waiting ids in a ring, oldest at first, len of them; flag[i] is a notification for
+ * thread i (notify.c sets and clears it). Every change is followed by a broadcast after the
+ * unlock (cond lives as long as the struct, so the late broadcast is safe); each woken
+ * thread checks its own state.
+ */
+struct bcast {
+	pthread_mutex_t mutex;
+	pthread_cond_t cond;
+	int head;
+	int *line;
+	int first, len, cap;
+	bool *flag;
+};
+
+void bcast_init(struct bcast *b, int n);
+void bcast_fini(struct bcast *b);
+/* Heads the peer, waiting in line (FIFO) if someone heads it; counts futile wakes. */
+void bcast_enter(struct bcast *b, int id, unsigned long *futile);
+void bcast_exit(struct bcast *b);
+
+/* handoff.c, notify.c, floor.c: one run of one case, the figures into *r */
 void bench_handoff(enum impl impl, int threads, const struct run_cfg *cfg, struct row *r);
 void bench_notify(enum impl impl, int threads, const struct run_cfg *cfg, struct row *r);
 void bench_floor(const char *bench, const struct run_cfg *cfg, struct row *r);
