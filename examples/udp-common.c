@@ -134,6 +134,19 @@ int udp_socket_rcvtimeo(int fd, unsigned ms)
 	return setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0 ? -errno : 0;
 }
 
+int udp_parse_uint(const char *s, unsigned max, unsigned *out)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || end == s || *end || v > max)
+		return -1;
+	*out = (unsigned)v;
+	return 0;
+}
+
 uint64_t udp_now_ns(void)
 {
 	struct timespec ts;

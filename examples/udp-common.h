@@ -49,6 +49,9 @@ int udp_socket_bind(const struct udp_addr *a, bool reuseaddr);
 /* Sets a socket's receive timeout; 0 on success, -errno. */
 int udp_socket_rcvtimeo(int fd, unsigned ms);
 
+/* A whole decimal number from 0 to max, the whole of s, into *out; 0, or -1 if it is not. */
+int udp_parse_uint(const char *s, unsigned max, unsigned *out);
+
 /* CLOCK_MONOTONIC in nanoseconds. */
 uint64_t udp_now_ns(void);
 
