@@ -18,11 +18,7 @@
 #include <stdint.h>
 #include <time.h>
 
-/* The implementations compared, as the CSV's impl column names them. */
-#define IMPL_STAGE "stage"
-#define IMPL_FLOOR "floor"
-#define IMPL_BROADCAST "broadcast"
-#define IMPL_MUTEX "mutex"
+#include "common.h"
 
 /*
  * One row of output: one case, one run or the median of several. A figure that does not
@@ -30,7 +26,7 @@
  */
 struct row {
 	const char *bench;	/* handoff, notify, scale_new_free, scale_notify, ... */
-	const char *impl;	/* one of the IMPL_* names */
+	enum impl impl;
 	int threads;
 	long tickets;
 	double p50_ns, p99_ns, max_ns;
@@ -128,17 +124,37 @@ void run_threads(int n, void *(*fn)(void *), void *args, size_t size, struct met
 void meter_init(struct meter *m, int nthreads);
 void meter_fini(struct meter *m);
 
-/* contention.c: handoff and notify, stage and peers */
-void bench_handoff(const char *impl, int threads, const struct run_cfg *cfg, struct row *r);
-void bench_notify(const char *impl, int threads, const struct run_cfg *cfg, struct row *r);
+/*
+ * bcast.c: the naive peer, one mutex with one condvar for every waiter, woken with a
+ * broadcast. Guarded by mutex: head is the thread heading (-1: none); line[] holds the
+ * waiting ids in a ring, oldest at first, len of them; flag[i] is a notification for
+ * thread i (notify.c sets and clears it). Every change is followed by a broadcast after the
+ * unlock (cond lives as long as the struct, so the late broadcast is safe); each woken
+ * thread checks its own state.
+ */
+struct bcast {
+	pthread_mutex_t mutex;
+	pthread_cond_t cond;
+	int head;
+	int *line;
+	int first, len, cap;
+	bool *flag;
+};
+
+void bcast_init(struct bcast *b, int n);
+void bcast_fini(struct bcast *b);
+/* Heads the peer, waiting in line (FIFO) if someone heads it; counts futile wakes. */
+void bcast_enter(struct bcast *b, int id, unsigned long *futile);
+void bcast_exit(struct bcast *b);
+
+/* handoff.c, notify.c, floor.c: one run of one case, the figures into *r */
+void bench_handoff(enum impl impl, int threads, const struct run_cfg *cfg, struct row *r);
+void bench_notify(enum impl impl, int threads, const struct run_cfg *cfg, struct row *r);
 void bench_floor(const char *bench, const struct run_cfg *cfg, struct row *r);
 
 /* scale.c: single-threaded costs against the number of live tickets */
 /* Fills rows[0..SCALE_ROWS) for one ticket count. */
 #define SCALE_ROWS 4
 void bench_scale(long tickets, bool quick, struct row rows[SCALE_ROWS]);
-
-/* exitleft-bench.c */
-_Noreturn void die(const char *fmt, ...);
 
 #endif /* EXITLEFT_BENCH_H */

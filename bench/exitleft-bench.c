@@ -11,7 +11,6 @@
  */
 #define _GNU_SOURCE
 #include <getopt.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +19,7 @@
 #include <exitleft.h>
 
 #include "bench.h"
+#include "stats.h"
 
 #define CSV_HEADER "bench,impl,threads,tickets,p50_ns,p99_ns,max_ns,ops_per_s,cpu_ns_per_op," \
 		   "csw_per_op,futile_per_op,fair_max"
@@ -29,8 +29,8 @@ static const int thread_counts[] = { 2, 4, 8, 16, 64 };
 static const long ticket_counts[] = { 10, 1000, 100000, 1000000 };
 #define NTICKETS (int)(sizeof(ticket_counts) / sizeof(ticket_counts[0]))
 #define NTICKETS_QUICK 2
-static const char *const handoff_impls[] = { IMPL_STAGE, IMPL_BROADCAST, IMPL_MUTEX };
-static const char *const notify_impls[] = { IMPL_STAGE, IMPL_BROADCAST };
+static const enum impl handoff_impls[] = { IMPL_STAGE, IMPL_BROADCAST, IMPL_MUTEX };
+static const enum impl notify_impls[] = { IMPL_STAGE, IMPL_BROADCAST };
 
 /* What the command line asked for. */
 struct options {
@@ -38,43 +38,10 @@ struct options {
 	bool runs;	/* also print every run's row, to stderr */
 	int reps;
 	int threads;		/* only this T (0: all) */
-	const char *impl;	/* only this impl besides the floor (NULL: all) */
+	int impl;		/* only this impl besides the floor (-1: all) */
 	const char *only;
 	enum floor_cpus floor_cpus;
 };
-
-_Noreturn void die(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	fputs("exitleft-bench: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
-	va_end(ap);
-	exit(2);
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
-/* The median of the non-NAN values among n, or NAN if there are none. */
-static double median_of(double *v, int n)
-{
-	int k = 0;
-
-	for (int i = 0; i < n; i++)
-		if (!isnan(v[i]))
-			v[k++] = v[i];
-	if (!k)
-		return NAN;
-	qsort(v, (size_t)k, sizeof(*v), cmp_double);
-	return k % 2 ? v[k / 2] : (v[k / 2 - 1] + v[k / 2]) / 2;
-}
 
 /* Folds runs[0..n) of one case into one row: the median of each figure, the worst fairness. */
 static struct row row_median(const struct options *o, const struct row *runs, int n)
@@ -85,25 +52,17 @@ static struct row row_median(const struct options *o, const struct row *runs, in
 		for (int i = 0; i < n; i++)
 			fprintf(stderr, "run %d: %s %s T=%d tickets=%ld p50=%.0f p99=%.0f cpu=%.0f"
 				" fair=%.0f self_follows=%.2f\n", i + 1, runs[i].bench,
-				runs[i].impl, runs[i].threads, runs[i].tickets, runs[i].p50_ns,
-				runs[i].p99_ns, runs[i].cpu_ns_per_op, runs[i].fair_max,
-				runs[i].self_follows);
+				impl_name(runs[i].impl), runs[i].threads, runs[i].tickets,
+				runs[i].p50_ns, runs[i].p99_ns, runs[i].cpu_ns_per_op,
+				runs[i].fair_max, runs[i].self_follows);
 	}
-	double v[n];
-
-#define MEDIAN(field) do { \
-		for (int i = 0; i < n; i++) \
-			v[i] = runs[i].field; \
-		r.field = median_of(v, n); \
-	} while (0)
-	MEDIAN(p50_ns);
-	MEDIAN(p99_ns);
-	MEDIAN(max_ns);
-	MEDIAN(ops_per_s);
-	MEDIAN(cpu_ns_per_op);
-	MEDIAN(csw_per_op);
-	MEDIAN(futile_per_op);
-#undef MEDIAN
+	r.p50_ns = STATS_MEDIAN_OF(runs, (size_t)n, p50_ns);
+	r.p99_ns = STATS_MEDIAN_OF(runs, (size_t)n, p99_ns);
+	r.max_ns = STATS_MEDIAN_OF(runs, (size_t)n, max_ns);
+	r.ops_per_s = STATS_MEDIAN_OF(runs, (size_t)n, ops_per_s);
+	r.cpu_ns_per_op = STATS_MEDIAN_OF(runs, (size_t)n, cpu_ns_per_op);
+	r.csw_per_op = STATS_MEDIAN_OF(runs, (size_t)n, csw_per_op);
+	r.futile_per_op = STATS_MEDIAN_OF(runs, (size_t)n, futile_per_op);
 	for (int i = 1; i < n; i++)
 		if (runs[i].fair_max > r.fair_max)
 			r.fair_max = runs[i].fair_max;
@@ -119,7 +78,7 @@ static void put_field(double v, const char *fmt)
 
 static void print_csv(const struct row *r)
 {
-	printf("%s,%s,", r->bench, r->impl);
+	printf("%s,%s,", r->bench, impl_name(r->impl));
 	if (r->threads)
 		printf("%d", r->threads);
 	putchar(',');
@@ -155,7 +114,7 @@ static void print_table_header(void)
  * same operation at the fewest tickets). */
 static void print_table(const struct row *r, const struct row *ref)
 {
-	printf("%-17s %-9s %3d %8ld", r->bench, r->impl, r->threads, r->tickets);
+	printf("%-17s %-9s %3d %8ld", r->bench, impl_name(r->impl), r->threads, r->tickets);
 	put_cell(r->p50_ns, 9, "0");
 	put_cell(r->p99_ns, 9, "0");
 	put_cell(r->max_ns, 9, "0");
@@ -187,7 +146,7 @@ static void emit(const struct options *o, const struct row *r, const struct row 
 
 /* The handoff and notify sweeps: the floor first, then every impl at every T, rep-major. */
 static void sweep_contention(const struct options *o, const struct run_cfg *cfg,
-			     const char *bench, const char *const *impls, int nimpl)
+			     const char *bench, const enum impl *impls, int nimpl)
 {
 	int ncase = 1 + NTHREADS * nimpl;
 	struct row (*runs)[o->reps] = calloc((size_t)ncase, sizeof(*runs));
@@ -205,10 +164,10 @@ static void sweep_contention(const struct options *o, const struct run_cfg *cfg,
 			for (int i = 0; i < nimpl; i++) {
 				struct row *r = &runs[1 + t * nimpl + i][rep];
 
-				if (o->impl && strcmp(o->impl, impls[i]))
+				if (o->impl >= 0 && o->impl != (int)impls[i])
 					continue;
 				snprintf(what, sizeof(what), "%s: %s T=%d, run %d", bench,
-					 impls[i], thread_counts[t], rep + 1);
+					 impl_name(impls[i]), thread_counts[t], rep + 1);
 				progress(o, what);
 				if (!strcmp(bench, "handoff"))
 					bench_handoff(impls[i], thread_counts[t], cfg, r);
@@ -293,7 +252,7 @@ static struct options parse_options(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct options o = { .reps = 3, .progress = isatty(STDERR_FILENO) };
+	struct options o = { .reps = 3, .impl = -1, .progress = isatty(STDERR_FILENO) };
 	bool bad = false;
 	int c;
 
@@ -305,7 +264,10 @@ static struct options parse_options(int argc, char **argv)
 		case 'o': o.only = optarg; break;
 		case 'v': o.runs = true; break;
 		case 't': o.threads = atoi(optarg); break;
-		case 'i': o.impl = optarg; break;
+		case 'i':
+			o.impl = impl_parse(optarg);
+			bad = bad || o.impl < 0;
+			break;
 		case 'f':
 			if (!strcmp(optarg, "apart"))
 				o.floor_cpus = FLOOR_APART;

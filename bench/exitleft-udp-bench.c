@@ -1,18 +1,23 @@
 /*
  * exitleft-udp-bench - one UDP echo workload through four ways of sharing a socket
  *
- *   stage       the library: peer threads take turns heading the stage (udp-server-core.c)
+ *   stage       the library: peer threads take turns heading the stage
+ *               (examples/udp-server-core.c)
  *   broadcast   the same leader/followers turns, with one mutex and one condvar that the
  *               reader broadcasts on for every datagram it files: every waiter wakes
+ *               (udp-broadcast.c)
  *   dispatcher  a thread that only reads, handing datagrams to per-peer queues
+ *               (udp-dispatcher.c)
  *   connected   one connected socket per peer on the server's port: the kernel sorts
- *               datagrams, one wake each; the floor
+ *               datagrams, one wake each; the floor (udp-connected.c)
  *
  * Each case runs its server in a child process (so that wait4() gives its CPU time and
  * context switches alone) against the ping-pong load of udp-load.c in the parent: P peers,
  * one datagram in flight each, for a fixed time. Every figure is the median of --runs runs;
  * the runs of the four servers interleave, so drift on a shared machine hits all alike.
  * With --csv, stdout holds exactly the CSV and stderr the readable table (with wakes).
+ *
+ * This file is the harness: the options, the child processes, the runs and the output.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -29,17 +34,19 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <uthash.h>
-
+#include "common.h"
+#include "stats.h"
+#include "udp-bserver.h"
 #include "udp-common.h"
 #include "udp-load.h"
 #include "udp-server-core.h"
 
-#define POLL_MS 20		/* every reader's receive timeout: how often it sees the stop */
 #define MAX_RUNS 15
 
-enum impl { IMPL_STAGE, IMPL_BROADCAST, IMPL_DISPATCHER, IMPL_CONNECTED, NIMPL };
-static const char *const impl_names[NIMPL] = { "stage", "broadcast", "dispatcher", "connected" };
+/* The servers compared, in the order of the output's rows. */
+static const enum impl udp_impls[] = { IMPL_STAGE, IMPL_BROADCAST, IMPL_DISPATCHER,
+				       IMPL_CONNECTED };
+#define NUDP_IMPL (int)(sizeof(udp_impls) / sizeof(udp_impls[0]))
 
 static atomic_bool stop_flag;	/* the child's: set by SIGTERM */
 
@@ -49,424 +56,10 @@ static void on_term(int sig)
 	atomic_store(&stop_flag, true);
 }
 
-static bool stopping(void)
-{
-	return atomic_load_explicit(&stop_flag, memory_order_relaxed);
-}
-
 /* What a child server reports back through a pipe. */
 struct child_report {
 	uint64_t received, wakes, misrouted;
 };
-
-/* A datagram on its way to its peer's thread. */
-struct bdgram {
-	struct udp_addr from;
-	size_t len;
-	struct bdgram *next;
-	char data[];
-};
-
-/* Reads one datagram, or NULL on timeout, stop or error. */
-static struct bdgram *read_dgram_flags(int fd, int flags)
-{
-	char buf[UDP_DGRAM_MAX];
-	struct sockaddr_storage ss;
-	socklen_t sl = sizeof(ss);
-	struct bdgram *d;
-	ssize_t n;
-
-	memset(&ss, 0, sizeof(ss));
-	n = recvfrom(fd, buf, sizeof(buf), flags, (struct sockaddr *)&ss, &sl);
-	if (n < 0)
-		return NULL;
-	d = malloc(sizeof(*d) + (size_t)n);
-	if (!d)
-		return NULL;
-	if (!udp_addr_normalise(&ss, &d->from)) {
-		free(d);
-		return NULL;
-	}
-	d->len = (size_t)n;
-	d->next = NULL;
-	memcpy(d->data, buf, (size_t)n);
-	return d;
-}
-
-static struct bdgram *read_dgram(int fd)
-{
-	return read_dgram_flags(fd, 0);
-}
-
-/* Answers d as the n-th datagram of its peer, on fd (connected if `connected`); frees d. */
-static void answer(int fd, struct bdgram *d, uint64_t n, bool connected)
-{
-	char out[UDP_DGRAM_MAX + 24];
-	size_t len = udp_echo_answer(n, d->data, d->len, out, sizeof(out));
-
-	if (connected)
-		(void)send(fd, out, len, 0);
-	else
-		(void)sendto(fd, out, len, 0, (const struct sockaddr *)&d->from.ss, d->from.len);
-	free(d);
-}
-
-/*
- * A peer of the broadcast, dispatcher or connected server, keyed by its address in a uthash
- * table. broadcast: queue and counters guarded by the server's one mutex; dispatcher: by the
- * peer's own mutex; connected: no queue, the thread owns everything. The table itself is
- * touched by the reader only (dispatcher, connected) or under the mutex (broadcast).
- */
-struct bpeer {
-	struct udp_addr addr;
-	pthread_t thread;
-	pthread_mutex_t lock;	/* dispatcher only */
-	pthread_cond_t cond;	/* dispatcher only */
-	struct bdgram *first, *last;
-	int fd;			/* connected only */
-	uint64_t answered, wakes;
-	struct bserver *srv;
-	UT_hash_handle hh;
-};
-
-/*
- * A broadcast, dispatcher or connected server. For broadcast, lock guards every field but
- * fd; for the others peers belongs to the reading thread and wakes are summed after joins.
- */
-struct bserver {
-	int fd;
-	pthread_mutex_t lock;
-	pthread_cond_t cond;	/* broadcast: the one condvar everybody waits on */
-	bool reading;		/* broadcast: a thread is reading the socket */
-	struct bpeer *peers;
-	uint64_t received, wakes, misrouted;
-};
-
-static void queue_push(struct bpeer *p, struct bdgram *d)
-{
-	if (p->first)
-		p->last->next = d;
-	else
-		p->first = d;
-	p->last = d;
-}
-
-static struct bdgram *queue_pop(struct bpeer *p)
-{
-	struct bdgram *d = p->first;
-
-	if (d)
-		p->first = d->next;
-	return d;
-}
-
-static struct bpeer *peer_find(struct bserver *s, const struct udp_addr *a)
-{
-	struct bpeer *p;
-
-	HASH_FIND(hh, s->peers, &a->ss, a->len, p);
-	return p;
-}
-
-static struct bpeer *peer_add(struct bserver *s, const struct udp_addr *a)
-{
-	struct bpeer *p = calloc(1, sizeof(*p));
-
-	if (!p)
-		return NULL;
-	p->addr = *a;
-	p->srv = s;
-	p->fd = -1;
-	pthread_mutex_init(&p->lock, NULL);
-	pthread_cond_init(&p->cond, NULL);
-	HASH_ADD_KEYPTR(hh, s->peers, &p->addr.ss, p->addr.len, p);
-	return p;
-}
-
-static void peers_join_free(struct bserver *s)
-{
-	struct bpeer *p, *tmp;
-
-	HASH_ITER(hh, s->peers, p, tmp) {
-		pthread_join(p->thread, NULL);
-		HASH_DEL(s->peers, p);
-		s->wakes += p->wakes;
-		while (p->first)
-			free(queue_pop(p));
-		if (p->fd >= 0)
-			close(p->fd);
-		pthread_mutex_destroy(&p->lock);
-		pthread_cond_destroy(&p->cond);
-		free(p);
-	}
-}
-
-/* ---- broadcast: leader/followers on one mutex and one broadcast condvar ---- */
-
-static void *bc_peer_main(void *arg);
-
-/* Files d with its peer (starting a thread for a new one) and wakes everybody. Lock held. */
-static void bc_file(struct bserver *s, struct bdgram *d)
-{
-	struct bpeer *p = peer_find(s, &d->from);
-
-	s->received++;
-	if (!p) {
-		p = peer_add(s, &d->from);
-		if (!p || pthread_create(&p->thread, NULL, bc_peer_main, p)) {
-			abort();	/* the bench cannot go on with a peer missing */
-		}
-	}
-	queue_push(p, d);
-	pthread_cond_broadcast(&s->cond);
-}
-
-/* Reads as the reader until a datagram of `own` arrives (returned) or the socket is quiet. */
-static struct bdgram *bc_read(struct bserver *s, const struct udp_addr *own)
-{
-	struct bdgram *d;
-
-	while (!stopping() && (d = read_dgram(s->fd))) {
-		if (own && own->len == d->from.len && !memcmp(&own->ss, &d->from.ss, own->len)) {
-			pthread_mutex_lock(&s->lock);
-			s->received++;
-			pthread_mutex_unlock(&s->lock);
-			return d;
-		}
-		pthread_mutex_lock(&s->lock);
-		bc_file(s, d);
-		pthread_mutex_unlock(&s->lock);
-	}
-	return NULL;
-}
-
-static void *bc_peer_main(void *arg)
-{
-	struct bpeer *p = arg;
-	struct bserver *s = p->srv;
-
-	pthread_mutex_lock(&s->lock);
-	while (!stopping()) {
-		struct bdgram *d = queue_pop(p);
-
-		if (!d && !s->reading) {
-			s->reading = true;
-			pthread_mutex_unlock(&s->lock);
-			d = bc_read(s, &p->addr);
-			pthread_mutex_lock(&s->lock);
-			s->reading = false;
-			pthread_cond_broadcast(&s->cond);	/* somebody else read now */
-		}
-		if (d) {
-			pthread_mutex_unlock(&s->lock);
-			answer(s->fd, d, ++p->answered, false);
-			pthread_mutex_lock(&s->lock);
-			continue;
-		}
-		if (s->reading) {
-			struct timespec deadline;
-
-			udp_deadline_ms(&deadline, POLL_MS);
-			pthread_cond_timedwait(&s->cond, &s->lock, &deadline);
-			p->wakes++;
-		}
-	}
-	pthread_mutex_unlock(&s->lock);
-	return NULL;
-}
-
-static void bc_run(struct bserver *s)
-{
-	pthread_condattr_t ca;
-
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&s->cond, &ca);
-	pthread_condattr_destroy(&ca);
-	/* The calling thread reads until the first peer thread exists to take turns. */
-	while (!stopping()) {
-		struct bdgram *d;
-		bool anyone;
-
-		pthread_mutex_lock(&s->lock);
-		anyone = s->peers != NULL;
-		if (!anyone)
-			s->reading = true;
-		pthread_mutex_unlock(&s->lock);
-		if (anyone) {
-			struct timespec ms = { .tv_sec = 0, .tv_nsec = POLL_MS * 1000000L };
-
-			nanosleep(&ms, NULL);
-			continue;
-		}
-		d = read_dgram(s->fd);
-		pthread_mutex_lock(&s->lock);
-		if (d)
-			bc_file(s, d);
-		s->reading = false;
-		pthread_cond_broadcast(&s->cond);
-		pthread_mutex_unlock(&s->lock);
-	}
-	pthread_mutex_lock(&s->lock);
-	pthread_cond_broadcast(&s->cond);
-	pthread_mutex_unlock(&s->lock);
-	peers_join_free(s);
-	pthread_cond_destroy(&s->cond);
-}
-
-/* ---- dispatcher: a reading thread and a queue per peer ---- */
-
-static void *dp_peer_main(void *arg)
-{
-	struct bpeer *p = arg;
-
-	pthread_mutex_lock(&p->lock);
-	while (!stopping()) {
-		struct bdgram *d = queue_pop(p);
-
-		if (d) {
-			pthread_mutex_unlock(&p->lock);
-			answer(p->srv->fd, d, ++p->answered, false);
-			pthread_mutex_lock(&p->lock);
-			continue;
-		}
-		pthread_cond_wait(&p->cond, &p->lock);
-		p->wakes++;
-	}
-	pthread_mutex_unlock(&p->lock);
-	return NULL;
-}
-
-static void dp_run(struct bserver *s)
-{
-	struct bpeer *p, *tmp;
-
-	while (!stopping()) {
-		struct bdgram *d = read_dgram(s->fd);
-
-		if (!d)
-			continue;
-		s->received++;
-		p = peer_find(s, &d->from);
-		if (!p) {
-			p = peer_add(s, &d->from);
-			if (!p || pthread_create(&p->thread, NULL, dp_peer_main, p))
-				abort();
-		}
-		pthread_mutex_lock(&p->lock);
-		queue_push(p, d);
-		pthread_mutex_unlock(&p->lock);
-		pthread_cond_signal(&p->cond);
-	}
-	HASH_ITER(hh, s->peers, p, tmp) {
-		pthread_mutex_lock(&p->lock);
-		pthread_cond_signal(&p->cond);
-		pthread_mutex_unlock(&p->lock);
-	}
-	peers_join_free(s);
-}
-
-/* ---- connected: a connected socket per peer, the kernel demultiplexes ---- */
-
-static void *cn_peer_main(void *arg)
-{
-	struct bpeer *p = arg;
-	struct bdgram *d;
-
-	/* The first datagram, read by the listener (and any queued before the connect). */
-	while ((d = queue_pop(p)))
-		answer(p->fd, d, ++p->answered, true);
-	while (!stopping()) {
-		char buf[UDP_DGRAM_MAX], out[UDP_DGRAM_MAX + 24];
-		ssize_t n = recv(p->fd, buf, sizeof(buf), 0);
-		size_t len;
-
-		if (n < 0)
-			continue;	/* the receive timeout: look at the stop flag */
-		p->wakes++;
-		len = udp_echo_answer(++p->answered, buf, (size_t)n, out, sizeof(out));
-		(void)send(p->fd, out, len, 0);
-	}
-	return NULL;
-}
-
-/*
- * A socket on the listener's own address, connected to the peer. Between its bind() and its
- * connect() it was as good a match as the listener for any sender, so it may already hold
- * datagrams of other new peers: those go back on *pending for the listener to handle.
- */
-static int cn_socket(const struct udp_addr *local, struct bpeer *p, struct bdgram **pending)
-{
-	int fd = udp_socket_bind(local, true);
-	struct bdgram *d;
-
-	if (fd < 0)
-		return fd;
-	if (connect(fd, (const struct sockaddr *)&p->addr.ss, p->addr.len) < 0) {
-		close(fd);
-		return -errno;
-	}
-	while ((d = read_dgram_flags(fd, MSG_DONTWAIT))) {
-		if (d->from.len == p->addr.len && !memcmp(&d->from.ss, &p->addr.ss, p->addr.len)) {
-			queue_push(p, d);
-		} else {
-			d->next = *pending;
-			*pending = d;
-		}
-	}
-	if (udp_socket_rcvtimeo(fd, POLL_MS)) {
-		close(fd);
-		return -errno;
-	}
-	return fd;
-}
-
-static void cn_run(struct bserver *s)
-{
-	struct sockaddr_storage ss;
-	socklen_t sl = sizeof(ss);
-	struct udp_addr local;
-	struct bdgram *pending = NULL;
-
-	getsockname(s->fd, (struct sockaddr *)&ss, &sl);
-	udp_addr_normalise(&ss, &local);
-	while (!stopping()) {
-		struct bdgram *d = pending;
-		struct bpeer *p;
-
-		if (d)
-			pending = d->next;
-		else
-			d = read_dgram(s->fd);
-		if (!d)
-			continue;
-		d->next = NULL;
-		s->received++;
-		p = peer_find(s, &d->from);
-		if (p) {
-			/* The kernel gave a connected peer's datagram to the listener. */
-			s->misrouted++;
-			answer(s->fd, d, 0, false);
-			continue;
-		}
-		p = peer_add(s, &d->from);
-		if (!p)
-			abort();
-		queue_push(p, d);
-		p->fd = cn_socket(&local, p, &pending);
-		if (p->fd < 0 || pthread_create(&p->thread, NULL, cn_peer_main, p))
-			abort();
-	}
-	while (pending) {
-		struct bdgram *d = pending;
-
-		pending = d->next;
-		free(d);
-	}
-	peers_join_free(s);
-	/* Every datagram a connected socket read was one wake of its thread. */
-	s->received += s->wakes;
-}
 
 /* The child: serve fd with `impl` until SIGTERM, report, exit. */
 static void child_main(enum impl impl, int fd, int report_fd)
@@ -480,7 +73,7 @@ static void child_main(enum impl impl, int fd, int report_fd)
 	sigaction(SIGTERM, &sa, NULL);
 	if (impl == IMPL_STAGE) {
 		struct udp_server_config cfg = {
-			.fd = fd, .max_peers = 4096, .idle_ms = 600000, .poll_ms = POLL_MS,
+			.fd = fd, .max_peers = 4096, .idle_ms = 600000, .poll_ms = BSERVER_POLL_MS,
 		};
 		struct udp_server_stats st;
 
@@ -489,20 +82,18 @@ static void child_main(enum impl impl, int fd, int report_fd)
 		rep.received = st.received;
 		rep.wakes = st.wakes_token + st.wakes_head;
 	} else {
-		memset(&s, 0, sizeof(s));
-		s.fd = fd;
-		pthread_mutex_init(&s.lock, NULL);
-		if (udp_socket_rcvtimeo(fd, POLL_MS))
+		if (bserver_init(&s, fd, &stop_flag))
 			_exit(3);
 		if (impl == IMPL_BROADCAST)
-			bc_run(&s);
+			bserver_run_broadcast(&s);
 		else if (impl == IMPL_DISPATCHER)
-			dp_run(&s);
+			bserver_run_dispatcher(&s);
 		else
-			cn_run(&s);
+			bserver_run_connected(&s);
 		rep.received = s.received;
 		rep.wakes = s.wakes;
 		rep.misrouted = s.misrouted;
+		bserver_fini(&s);
 	}
 	if (write(report_fd, &rep, sizeof(rep)) != sizeof(rep))
 		_exit(4);
@@ -573,7 +164,7 @@ static int run_once(const struct options *o, enum impl impl, unsigned peers, str
 	close(pipefd[0]);
 	if (rc || !WIFEXITED(status) || WEXITSTATUS(status) || r.mismatches) {
 		fprintf(stderr, "exitleft-udp-bench: %s x %u failed (load %d, status %d, "
-			"mismatches %llu)\n", impl_names[impl], peers, rc, status,
+			"mismatches %llu)\n", impl_name(impl), peers, rc, status,
 			(unsigned long long)r.mismatches);
 		return -1;
 	}
@@ -596,34 +187,34 @@ static int run_once(const struct options *o, enum impl impl, unsigned peers, str
 	return 0;
 }
 
-static int cmp_double(const void *a, const void *b)
+/* Folds n runs of one case into one: the median of each figure. */
+static struct sample sample_median(const struct sample *s, unsigned n)
 {
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
+	return (struct sample){
+		.datagrams = STATS_MEDIAN_OF(s, n, datagrams),
+		.lost = STATS_MEDIAN_OF(s, n, lost),
+		.p50_us = STATS_MEDIAN_OF(s, n, p50_us),
+		.p99_us = STATS_MEDIAN_OF(s, n, p99_us),
+		.rate = STATS_MEDIAN_OF(s, n, rate),
+		.cpu_us = STATS_MEDIAN_OF(s, n, cpu_us),
+		.csw = STATS_MEDIAN_OF(s, n, csw),
+		.wakes = STATS_MEDIAN_OF(s, n, wakes),
+		.misrouted = STATS_MEDIAN_OF(s, n, misrouted),
+	};
 }
-
-static double median_of(struct sample *s, unsigned n, size_t off)
-{
-	double v[MAX_RUNS];
-
-	for (unsigned i = 0; i < n; i++)
-		v[i] = *(const double *)((const char *)&s[i] + off);
-	qsort(v, n, sizeof(v[0]), cmp_double);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
-#define MEDIAN(s, n, field) median_of((s), (n), offsetof(struct sample, field))
 
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: exitleft-udp-bench [--csv] [--quick] [--runs N] [--ms MS] [--peers LIST] [-6]\n"
+		"usage: exitleft-udp-bench [--csv] [--quick] [--runs N] [--ms MS]"
+		" [--peers LIST] [-6]\n"
 		"\n"
 		"The UDP echo workload (P peers in ping-pong on loopback) through four servers:\n"
 		"stage (this library), broadcast (one mutex + one broadcast condvar), dispatcher\n"
-		"(a reading thread + per-peer queues), connected (a connected socket per peer, the\n"
-		"floor). Each case is the median of N runs of MS milliseconds; the server runs in a\n"
+		"(a reading thread + per-peer queues), connected (a connected socket per peer,"
+		" the\n"
+		"floor). Each case is the median of N runs of MS milliseconds; the server runs"
+		" in a\n"
 		"child process whose CPU time and context switches are counted per datagram.\n"
 		"\n"
 		"  --csv          CSV on stdout (bench,impl,peers,datagrams,lost,p50_us,p99_us,\n"
@@ -699,32 +290,30 @@ int main(int argc, char **argv)
 	fprintf(table, "%-10s %5s %9s %5s %9s %9s %10s %8s %8s %8s\n", "impl", "peers",
 		"datagrams", "lost", "p50_us", "p99_us", "dgrams/s", "cpu_us", "csw", "wakes");
 	for (unsigned k = 0; k < o.npeers; k++) {
-		struct sample s[NIMPL][MAX_RUNS];
-		bool ok[NIMPL] = { true, true, true, true };
+		struct sample s[NUDP_IMPL][MAX_RUNS];
+		bool ok[NUDP_IMPL] = { true, true, true, true };
 
 		/* Runs interleave: run r of every server before run r + 1 of any. */
 		for (unsigned r = 0; r < o.runs; r++)
-			for (int i = 0; i < NIMPL; i++)
-				if (ok[i] && run_once(&o, (enum impl)i, o.peers[k], &s[i][r]))
+			for (int i = 0; i < NUDP_IMPL; i++)
+				if (ok[i] && run_once(&o, udp_impls[i], o.peers[k], &s[i][r]))
 					ok[i] = false;
-		for (int i = 0; i < NIMPL; i++) {
+		for (int i = 0; i < NUDP_IMPL; i++) {
 			if (!ok[i]) {
 				failed = 1;
 				continue;
 			}
+			struct sample m = sample_median(s[i], o.runs);
+			const char *name = impl_name(udp_impls[i]);
+
 			if (o.csv)
 				printf("udp,%s,%u,%.0f,%.0f,%.1f,%.1f,%.0f,%.2f,%.3f\n",
-				       impl_names[i], o.peers[k], MEDIAN(s[i], o.runs, datagrams),
-				       MEDIAN(s[i], o.runs, lost), MEDIAN(s[i], o.runs, p50_us),
-				       MEDIAN(s[i], o.runs, p99_us), MEDIAN(s[i], o.runs, rate),
-				       MEDIAN(s[i], o.runs, cpu_us), MEDIAN(s[i], o.runs, csw));
-			fprintf(table, "%-10s %5u %9.0f %5.0f %9.1f %9.1f %10.0f %8.2f %8.3f %8.3f%s\n",
-				impl_names[i], o.peers[k], MEDIAN(s[i], o.runs, datagrams),
-				MEDIAN(s[i], o.runs, lost), MEDIAN(s[i], o.runs, p50_us),
-				MEDIAN(s[i], o.runs, p99_us), MEDIAN(s[i], o.runs, rate),
-				MEDIAN(s[i], o.runs, cpu_us), MEDIAN(s[i], o.runs, csw),
-				MEDIAN(s[i], o.runs, wakes),
-				MEDIAN(s[i], o.runs, misrouted) > 0 ? "  (misrouted!)" : "");
+				       name, o.peers[k], m.datagrams, m.lost, m.p50_us, m.p99_us,
+				       m.rate, m.cpu_us, m.csw);
+			fprintf(table, "%-10s %5u %9.0f %5.0f %9.1f %9.1f %10.0f %8.2f %8.3f"
+				" %8.3f%s\n", name, o.peers[k], m.datagrams, m.lost, m.p50_us,
+				m.p99_us, m.rate, m.cpu_us, m.csw, m.wakes,
+				m.misrouted > 0 ? "  (misrouted!)" : "");
 			fflush(NULL);
 		}
 	}

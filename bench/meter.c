@@ -8,6 +8,7 @@
 #include <sys/resource.h>
 
 #include "bench.h"
+#include "stats.h"
 
 /* Room for this many latency samples per run: more than the fastest case takes. */
 #define SAMPLE_CAP (1u << 22)
@@ -82,21 +83,6 @@ static void sleep_ns(uint64_t ns)
 		;
 }
 
-static int cmp_u32(const void *a, const void *b)
-{
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-
-	return (x > y) - (x < y);
-}
-
-/* The q-quantile (0..1) of sorted samples, nearest rank. */
-static double quantile(const uint32_t *s, size_t n, double q)
-{
-	size_t i = (size_t)ceil(q * (double)n);
-
-	return s[i ? i - 1 : 0];
-}
-
 void run_threads(int n, void *(*fn)(void *), void *args, size_t size, struct meter *m,
 		 const struct run_cfg *cfg, struct row *r)
 {
@@ -127,9 +113,9 @@ void run_threads(int n, void *(*fn)(void *), void *args, size_t size, struct met
 	r->threads = r->threads ? r->threads : n;
 	r->p50_ns = r->p99_ns = r->max_ns = NAN;
 	if (ns) {
-		qsort(m->samples, ns, sizeof(*m->samples), cmp_u32);
-		r->p50_ns = quantile(m->samples, ns, 0.50);
-		r->p99_ns = quantile(m->samples, ns, 0.99);
+		stats_sort_u32(m->samples, ns);
+		r->p50_ns = m->samples[stats_rank(ns, 0.50)];
+		r->p99_ns = m->samples[stats_rank(ns, 0.99)];
 		r->max_ns = m->samples[ns - 1];
 	}
 	r->ops_per_s = (double)atomic_load(&m->ops) * 1e9 / (double)(m->t_end - m->t_begin);

@@ -1,9 +1,10 @@
 #!/bin/sh
 # plot-udp.sh [CSV] [SVG] - throughput and p99 RTT against peers, from exitleft-udp-bench --csv
-# Defaults: bench/udp-results.csv -> bench/udp.svg (run from the source root). Needs gnuplot.
+# Defaults: bench/figures/udp-results.csv -> bench/figures/udp.svg. Needs gnuplot.
 set -eu
-csv=${1:-bench/udp-results.csv}
-svg=${2:-bench/udp.svg}
+here=$(dirname "$0")
+csv=${1:-$here/figures/udp-results.csv}
+svg=${2:-$here/figures/udp.svg}
 command -v gnuplot >/dev/null || { echo "plot-udp.sh: gnuplot not found" >&2; exit 1; }
 head -n 1 "$csv" | grep -q '^bench,impl,peers,datagrams,lost,p50_us,p99_us,dgrams_per_s,' ||
 	{ echo "plot-udp.sh: $csv is not exitleft-udp-bench --csv output" >&2; exit 1; }

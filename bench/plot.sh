@@ -1,14 +1,14 @@
 #!/bin/sh
 # plot.sh [CSV [SVG]] - p50 and p99 of handoff and notify against T, per implementation
 #
-# Reads the CSV of `exitleft-bench --csv` (default bench/results.csv) and writes an SVG
-# (default bench/handoff-notify.svg; a name ending in .png makes a PNG) with gnuplot: one
-# panel per bench, log-scale latency, solid lines p50, dashed p99; the floor, measured with
-# 2 threads, is drawn flat across T.
+# Reads the CSV of `exitleft-bench --csv` (default bench/figures/results.csv) and writes an
+# SVG (default bench/figures/handoff-notify.svg; a name ending in .png makes a PNG) with
+# gnuplot: one panel per bench, log-scale latency, solid lines p50, dashed p99; the floor,
+# measured with 2 threads, is drawn flat across T.
 set -eu
 here=$(dirname "$0")
-csv=${1:-$here/results.csv}
-svg=${2:-$here/handoff-notify.svg}
+csv=${1:-$here/figures/results.csv}
+svg=${2:-$here/figures/handoff-notify.svg}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 

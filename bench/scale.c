@@ -13,6 +13,7 @@
 #include <exitleft.h>
 
 #include "bench.h"
+#include "stats.h"
 
 #define BATCH 100
 /* The notify working set: tickets spread over the table, notified round robin. */
@@ -36,13 +37,6 @@ static size_t heap_in_use(void)
 	return mi.uordblks + mi.hblkhd;	/* small chunks plus mmap()ed ones (big tables) */
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
 /* Fills the latency and rate figures of r from per-operation batch costs. */
 static void scale_row(struct row *r, double *per_op, int batches, uint64_t cpu_ns)
 {
@@ -50,9 +44,9 @@ static void scale_row(struct row *r, double *per_op, int batches, uint64_t cpu_n
 
 	for (int i = 0; i < batches; i++)
 		sum += per_op[i];
-	qsort(per_op, (size_t)batches, sizeof(*per_op), cmp_double);
-	r->p50_ns = per_op[batches / 2];
-	r->p99_ns = per_op[(batches * 99 + 99) / 100 - 1];
+	stats_sort_double(per_op, (size_t)batches);
+	r->p50_ns = per_op[stats_rank((size_t)batches, 0.50)];
+	r->p99_ns = per_op[stats_rank((size_t)batches, 0.99)];
 	r->max_ns = per_op[batches - 1];
 	r->ops_per_s = 1e9 * batches / sum;
 	r->cpu_ns_per_op = (double)cpu_ns / ((double)batches * BATCH);

@@ -5,7 +5,6 @@
  * or (without --allow-restarts) showed that the server restarted a peer's thread.
  */
 #define _GNU_SOURCE
-#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,19 +48,6 @@ enum {
 	OPT_SLOW_PEERS = 256, OPT_SLOW_MS, OPT_SLOW_COUNT, OPT_PAUSE, OPT_STAGGER, OPT_STRAYS,
 	OPT_RESTARTS, OPT_TIMEOUT, OPT_PAD, OPT_NO_WARMUP,
 };
-
-static int parse_uint(const char *s, unsigned *out)
-{
-	char *end;
-	unsigned long v;
-
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno || end == s || *end || v > 100000000ul)
-		return -1;
-	*out = (unsigned)v;
-	return 0;
-}
 
 int main(int argc, char **argv)
 {
@@ -121,7 +107,7 @@ int main(int argc, char **argv)
 		case OPT_PAD: dst = &cfg.pad; break;
 		default: usage(stderr); return 2;
 		}
-		if (parse_uint(optarg, dst)) {
+		if (udp_parse_uint(optarg, 100000000u, dst)) {
 			fprintf(stderr, "exitleft-udp-client: bad number: %s\n", optarg);
 			return 2;
 		}

@@ -5,7 +5,6 @@
  * --duration). See udp-server-core.c for how the threads share the socket.
  */
 #define _GNU_SOURCE
-#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -48,19 +47,6 @@ static void usage(FILE *f)
 		"  -h, --help           this text\n"
 		"\n"
 		"On exit it prints one line of counters: key=value pairs.\n");
-}
-
-static int parse_uint(const char *s, unsigned max, unsigned *out)
-{
-	char *end;
-	unsigned long v;
-
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno || end == s || *end || v > max)
-		return -1;
-	*out = (unsigned)v;
-	return 0;
 }
 
 static void print_stats(const struct udp_server_stats *s)
@@ -110,11 +96,11 @@ int main(int argc, char **argv)
 		switch (c) {
 		case 'a': host = optarg; break;
 		case '6': host = "::1"; break;
-		case 'p': rc = parse_uint(optarg, 65535, &port); goto check;
-		case 'm': rc = parse_uint(optarg, 1u << 20, &cfg.max_peers); goto check;
-		case 'i': rc = parse_uint(optarg, 86400000u, &cfg.idle_ms); goto check;
-		case 'P': rc = parse_uint(optarg, 60000u, &cfg.poll_ms); goto check;
-		case 'd': rc = parse_uint(optarg, 86400u, &duration); goto check;
+		case 'p': rc = udp_parse_uint(optarg, 65535, &port); goto check;
+		case 'm': rc = udp_parse_uint(optarg, 1u << 20, &cfg.max_peers); goto check;
+		case 'i': rc = udp_parse_uint(optarg, 86400000u, &cfg.idle_ms); goto check;
+		case 'P': rc = udp_parse_uint(optarg, 60000u, &cfg.poll_ms); goto check;
+		case 'd': rc = udp_parse_uint(optarg, 86400u, &duration); goto check;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}

@@ -69,6 +69,11 @@ bool udp_addr_normalise(const struct sockaddr_storage *in, struct udp_addr *out)
 	return false;
 }
 
+bool udp_addr_equal(const struct udp_addr *a, const struct udp_addr *b)
+{
+	return a->len == b->len && memcmp(&a->ss, &b->ss, a->len) == 0;
+}
+
 unsigned udp_addr_port(const struct udp_addr *a)
 {
 	if (a->ss.ss_family == AF_INET)
@@ -127,6 +132,19 @@ int udp_socket_rcvtimeo(int fd, unsigned ms)
 	struct timeval tv = { .tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000 };
 
 	return setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0 ? -errno : 0;
+}
+
+int udp_parse_uint(const char *s, unsigned max, unsigned *out)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || end == s || *end || v > max)
+		return -1;
+	*out = (unsigned)v;
+	return 0;
 }
 
 uint64_t udp_now_ns(void)

@@ -34,6 +34,9 @@ int udp_addr_parse(const char *host, unsigned port, struct udp_addr *out);
 /* Normalises a recvfrom() address; returns false for a family other than INET/INET6. */
 bool udp_addr_normalise(const struct sockaddr_storage *in, struct udp_addr *out);
 
+/* Whether two normalised addresses are the same peer. */
+bool udp_addr_equal(const struct udp_addr *a, const struct udp_addr *b);
+
 /* "127.0.0.1:4242" or "[::1]:4242" into buf. */
 void udp_addr_format(const struct udp_addr *a, char *buf, size_t cap);
 
@@ -45,6 +48,9 @@ int udp_socket_bind(const struct udp_addr *a, bool reuseaddr);
 
 /* Sets a socket's receive timeout; 0 on success, -errno. */
 int udp_socket_rcvtimeo(int fd, unsigned ms);
+
+/* A whole decimal number from 0 to max, the whole of s, into *out; 0, or -1 if it is not. */
+int udp_parse_uint(const char *s, unsigned max, unsigned *out);
 
 /* CLOCK_MONOTONIC in nanoseconds. */
 uint64_t udp_now_ns(void);

@@ -101,11 +101,6 @@ static bool server_stopping(struct server *srv)
 	return false;
 }
 
-static bool addr_equal(const struct udp_addr *a, const struct udp_addr *b)
-{
-	return a->len == b->len && memcmp(&a->ss, &b->ss, a->len) == 0;
-}
-
 static void *peer_main(void *arg);
 
 /* Undoes the count of a peer that did not start; lock not held. */
@@ -233,7 +228,7 @@ static struct dgram *head_serve(struct server *srv, struct peer *self)
 		st->received++;
 		d->len = (size_t)n;
 		memcpy(d->data, buf, (size_t)n);
-		if (own && addr_equal(own, &d->from)) {
+		if (own && udp_addr_equal(own, &d->from)) {
 			st->kept++;
 			if (udp_echo_slow(d->data, d->len))
 				return d;

@@ -1,0 +1,45 @@
+/*
+ * common.c - the implementations' names and die(), for every bench program
+ */
+#define _GNU_SOURCE	/* program_invocation_short_name */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common.h"
+
+static const char *const impl_names[NIMPL] = {
+	[IMPL_STAGE] = "stage",
+	[IMPL_FLOOR] = "floor",
+	[IMPL_BROADCAST] = "broadcast",
+	[IMPL_MUTEX] = "mutex",
+	[IMPL_DISPATCHER] = "dispatcher",
+	[IMPL_CONNECTED] = "connected",
+};
+
+const char *impl_name(enum impl impl)
+{
+	return (unsigned)impl < NIMPL ? impl_names[impl] : "?";
+}
+
+int impl_parse(const char *name)
+{
+	for (int i = 0; i < NIMPL; i++)
+		if (!strcmp(name, impl_names[i]))
+			return i;
+	return -1;
+}
+
+_Noreturn void die(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	fprintf(stderr, "%s: ", program_invocation_short_name);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+	exit(2);
+}

@@ -1,0 +1,35 @@
+/*
+ * common.h - what every bench program shares: the names of the implementations they
+ * compare, and how they give up.
+ */
+#ifndef EXITLEFT_BENCH_COMMON_H
+#define EXITLEFT_BENCH_COMMON_H
+
+/*
+ * The implementations the benches compare, named in the CSV's impl column by impl_name().
+ * exitleft-bench runs stage, floor, broadcast and mutex; exitleft-udp-bench stage,
+ * broadcast, dispatcher and connected.
+ */
+enum impl {
+	IMPL_STAGE,		/* libexitleft */
+	IMPL_FLOOR,		/* two threads ping-ponging, a condvar each: one wake per sample */
+	IMPL_BROADCAST,		/* one mutex, one condvar for every waiter, broadcast */
+	IMPL_MUTEX,		/* a plain mutex handed from holder to holder */
+	IMPL_DISPATCHER,	/* a thread that only reads, filling a queue per UDP peer */
+	IMPL_CONNECTED,		/* a connected socket per UDP peer: the kernel sorts */
+	NIMPL,
+};
+
+const char *impl_name(enum impl impl);
+
+/* The impl called `name`, or -1 if none is. */
+int impl_parse(const char *name);
+
+/*
+ * Prints "<program>: <message>" to stderr and exits 2: a bench that cannot set up a case
+ * has no figure to report. The program's name comes from the C library, so no caller has
+ * to pass it down and no file calls back into a main program for it.
+ */
+_Noreturn void die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#endif /* EXITLEFT_BENCH_COMMON_H */

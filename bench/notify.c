@@ -1,0 +1,254 @@
+/*
+ * notify.c - notify-to-wake latency: one head notifying waiters round robin, through the
+ * stage or the broadcast peer
+ *
+ * Every case runs its threads through run_threads() (meter.c). A sample is the waiter's
+ * clock once woken minus the head's clock just before it notified; the head's stamp is
+ * ordered by the notification (the stage's lock, or the peer's).
+ */
+#define _GNU_SOURCE	/* gettid() */
+#include <fcntl.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <exitleft.h>
+
+#include "bench.h"
+
+struct notify;
+
+/*
+ * One waiter of a notify run. in_line is raised by the waiter just before it waits again
+ * and dropped by the head when it notifies it; owed and stamp are written by the head
+ * before it notifies and read by the waiter once woken (the notification orders them).
+ * stat_fd reads the waiter thread's /proc state, so the head can tell it is asleep.
+ */
+struct notify_waiter {
+	_Alignas(64) struct notify *n;
+	int id;
+	exitleft_ticket *ticket;
+	int stat_fd;
+	atomic_bool in_line;
+	atomic_bool owed;
+	_Atomic uint64_t stamp;
+	unsigned long futile;
+	void *(*fn)(void *);
+};
+
+/*
+ * A notify run: the head thread and nwaiters waiters (w[0] is the head's own slot, unused
+ * for waiting). head_cpu_ns is the head's CPU time inside its notify calls.
+ */
+struct notify {
+	struct meter m;
+	exitleft_stage *stage;
+	struct bcast bc;
+	bool use_stage;
+	int nthreads;
+	struct notify_waiter *w;
+	uint64_t head_cpu_ns;
+};
+
+static uint64_t thread_cpu_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Whether the thread whose /proc/self/task/TID/stat is open on fd is asleep ('S'). */
+static bool thread_sleeping(int fd)
+{
+	char buf[256];
+	ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+	char *paren;
+
+	if (n <= 0)
+		return true;	/* cannot tell: do not hold the head up */
+	buf[n] = '\0';
+	paren = strrchr(buf, ')');
+	return paren && paren[1] == ' ' && paren[2] == 'S';
+}
+
+/*
+ * Waits until waiter w is back in line: its in_line flag is up (it is about to wait) and
+ * its thread sleeps, in exitleft_enter() or the peer's wait. Returns false on stop.
+ */
+static bool notify_wait_in_line(struct notify *n, struct notify_waiter *w)
+{
+	for (unsigned spins = 0; !atomic_load_explicit(&w->in_line, memory_order_acquire);
+	     spins++) {
+		if (meter_stopped(&n->m))
+			return false;
+		if (spins < 1000)
+			cpu_relax();
+		else
+			sched_yield();
+	}
+	for (unsigned tries = 0; !thread_sleeping(w->stat_fd) && tries < 100000; tries++) {
+		if (meter_stopped(&n->m))
+			return false;
+		if (tries > 10)
+			sched_yield();
+	}
+	return true;
+}
+
+static void notify_send(struct notify *n, struct notify_waiter *w)
+{
+	if (n->use_stage) {
+		exitleft_notify(n->stage, &w->id, sizeof(w->id));
+	} else {
+		pthread_mutex_lock(&n->bc.mutex);
+		n->bc.flag[w->id] = true;
+		pthread_mutex_unlock(&n->bc.mutex);
+		pthread_cond_broadcast(&n->bc.cond);
+	}
+}
+
+static void *notify_head_thread(void *p)
+{
+	struct notify_waiter *self = p;
+	struct notify *n = self->n;
+	unsigned long sent = 0;
+
+	if (n->use_stage && exitleft_enter(self->ticket, NULL) != EXITLEFT_HEAD)
+		die("notify: the head could not head the stage");
+	pthread_barrier_wait(&n->m.start);
+	struct thread_usage u = thread_usage_now();
+	for (int i = 1;; i = i + 1 < n->nthreads ? i + 1 : 1) {
+		struct notify_waiter *w = &n->w[i];
+
+		if (!notify_wait_in_line(n, w))
+			break;
+		atomic_store_explicit(&w->in_line, false, memory_order_relaxed);
+		atomic_store_explicit(&w->owed, true, memory_order_relaxed);
+		uint64_t cpu = thread_cpu_ns();
+		atomic_store_explicit(&w->stamp, now_ns(), memory_order_relaxed);
+		notify_send(n, w);
+		n->head_cpu_ns += thread_cpu_ns() - cpu;
+		sent++;
+		if (meter_measuring(&n->m))
+			atomic_fetch_add_explicit(&n->m.ops, 1, memory_order_relaxed);
+	}
+	/* Stop: wake everyone once more; a waiter that already left finds it recorded. */
+	for (int i = 1; i < n->nthreads; i++)
+		notify_send(n, &n->w[i]);
+	if (n->use_stage)
+		exitleft_exit(self->ticket);
+	struct thread_usage end = thread_usage_now();
+	atomic_fetch_add(&n->m.nvcsw, end.nvcsw - u.nvcsw);
+	atomic_fetch_add(&n->m.cpu_ns, n->head_cpu_ns);
+	atomic_fetch_add(&n->m.ops_all, sent);
+	return NULL;
+}
+
+/* Waits for the waiter's own notification: true if it was one, false if futile. */
+static bool notify_wait(struct notify *n, struct notify_waiter *w)
+{
+	if (n->use_stage) {
+		int rc = exitleft_enter(w->ticket, NULL);
+
+		if (rc != EXITLEFT_TOKEN)
+			die("notify: enter returned %s", exitleft_strerror(rc));
+	} else {
+		pthread_mutex_lock(&n->bc.mutex);
+		while (!n->bc.flag[w->id]) {
+			pthread_cond_wait(&n->bc.cond, &n->bc.mutex);
+			if (!n->bc.flag[w->id] && !meter_stopped(&n->m))
+				w->futile++;
+		}
+		n->bc.flag[w->id] = false;
+		pthread_mutex_unlock(&n->bc.mutex);
+	}
+	return true;
+}
+
+static void *notify_waiter_thread(void *p)
+{
+	struct notify_waiter *w = p;
+	struct notify *n = w->n;
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/stat", (int)gettid());
+	w->stat_fd = open(path, O_RDONLY | O_CLOEXEC);
+	pthread_barrier_wait(&n->m.start);
+	struct thread_usage u = thread_usage_now();
+	for (;;) {
+		atomic_store_explicit(&w->in_line, true, memory_order_release);
+		notify_wait(n, w);
+		uint64_t now = now_ns();
+		bool stop = meter_stopped(&n->m);
+
+		if (atomic_exchange_explicit(&w->owed, false, memory_order_relaxed)) {
+			uint64_t stamp = atomic_load_explicit(&w->stamp, memory_order_relaxed);
+
+			if (meter_measuring(&n->m))
+				meter_sample(&n->m, now - stamp);
+		} else if (!stop) {
+			w->futile++;	/* the stage woke us with nothing for us */
+		}
+		if (stop)
+			break;
+	}
+	meter_add_usage(&n->m, u);
+	atomic_fetch_add(&n->m.futile, w->futile);
+	return NULL;
+}
+
+static void *notify_thread(void *p)
+{
+	struct notify_waiter *w = p;
+
+	return w->fn(p);
+}
+
+void bench_notify(enum impl impl, int threads, const struct run_cfg *cfg, struct row *r)
+{
+	struct notify n = { .use_stage = impl == IMPL_STAGE, .nthreads = threads };
+
+	n.w = aligned_alloc(64, (size_t)threads * sizeof(*n.w));
+	if (!n.w)
+		die("out of memory");
+	memset(n.w, 0, (size_t)threads * sizeof(*n.w));
+	meter_init(&n.m, threads);
+	if (n.use_stage) {
+		if (exitleft_stage_new(&n.stage))
+			die("exitleft_stage_new");
+	} else {
+		bcast_init(&n.bc, threads);
+	}
+	for (int i = 0; i < threads; i++) {
+		struct notify_waiter *w = &n.w[i];
+
+		w->n = &n;
+		w->id = i;
+		w->stat_fd = -1;
+		w->fn = i ? notify_waiter_thread : notify_head_thread;
+		if (n.use_stage && exitleft_ticket_new(n.stage, &w->id, sizeof(w->id), &w->ticket))
+			die("exitleft_ticket_new");
+	}
+
+	*r = (struct row){ .bench = "notify", .impl = impl, .threads = threads };
+	run_threads(threads, notify_thread, n.w, sizeof(*n.w), &n.m, cfg, r);
+	r->fair_max = NAN;
+
+	for (int i = 0; i < threads; i++) {
+		if (n.w[i].stat_fd >= 0)
+			close(n.w[i].stat_fd);
+		if (n.use_stage)
+			exitleft_ticket_free(n.w[i].ticket);
+	}
+	if (n.use_stage) {
+		if (exitleft_stage_free(n.stage))
+			die("exitleft_stage_free");
+	} else {
+		bcast_fini(&n.bc);
+	}
+	meter_fini(&n.m);
+	free(n.w);
+}

@@ -1,0 +1,122 @@
+/*
+ * udp-bserver.c - the plumbing of exitleft-udp-bench's own servers: datagrams in and out,
+ * and the table of peers with a queue each
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "udp-bserver.h"
+
+int bserver_init(struct bserver *s, int fd, atomic_bool *stop)
+{
+	memset(s, 0, sizeof(*s));
+	s->fd = fd;
+	s->stop = stop;
+	pthread_mutex_init(&s->lock, NULL);
+	return udp_socket_rcvtimeo(fd, BSERVER_POLL_MS);
+}
+
+void bserver_fini(struct bserver *s)
+{
+	pthread_mutex_destroy(&s->lock);
+}
+
+struct bdgram *bserver_read(int fd, int flags)
+{
+	char buf[UDP_DGRAM_MAX];
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	struct bdgram *d;
+	ssize_t n;
+
+	memset(&ss, 0, sizeof(ss));
+	n = recvfrom(fd, buf, sizeof(buf), flags, (struct sockaddr *)&ss, &sl);
+	if (n < 0)
+		return NULL;
+	d = malloc(sizeof(*d) + (size_t)n);
+	if (!d)
+		return NULL;
+	if (!udp_addr_normalise(&ss, &d->from)) {
+		free(d);
+		return NULL;
+	}
+	d->len = (size_t)n;
+	d->next = NULL;
+	memcpy(d->data, buf, (size_t)n);
+	return d;
+}
+
+void bserver_answer(int fd, struct bdgram *d, uint64_t n, bool connected)
+{
+	char out[UDP_DGRAM_MAX + 24];
+	size_t len = udp_echo_answer(n, d->data, d->len, out, sizeof(out));
+
+	if (connected)
+		(void)send(fd, out, len, 0);
+	else
+		(void)sendto(fd, out, len, 0, (const struct sockaddr *)&d->from.ss, d->from.len);
+	free(d);
+}
+
+void bpeer_push(struct bpeer *p, struct bdgram *d)
+{
+	if (p->first)
+		p->last->next = d;
+	else
+		p->first = d;
+	p->last = d;
+}
+
+struct bdgram *bpeer_pop(struct bpeer *p)
+{
+	struct bdgram *d = p->first;
+
+	if (d)
+		p->first = d->next;
+	return d;
+}
+
+struct bpeer *bserver_peer_find(struct bserver *s, const struct udp_addr *a)
+{
+	struct bpeer *p;
+
+	HASH_FIND(hh, s->peers, &a->ss, a->len, p);
+	return p;
+}
+
+struct bpeer *bserver_peer_add(struct bserver *s, const struct udp_addr *a)
+{
+	struct bpeer *p = calloc(1, sizeof(*p));
+
+	if (!p)
+		return NULL;
+	p->addr = *a;
+	p->srv = s;
+	p->fd = -1;
+	pthread_mutex_init(&p->lock, NULL);
+	pthread_cond_init(&p->cond, NULL);
+	HASH_ADD_KEYPTR(hh, s->peers, &p->addr.ss, p->addr.len, p);
+	return p;
+}
+
+void bserver_join_free(struct bserver *s)
+{
+	struct bpeer *p, *tmp;
+
+	HASH_ITER(hh, s->peers, p, tmp) {
+		pthread_join(p->thread, NULL);
+		HASH_DEL(s->peers, p);
+		s->wakes += p->wakes;
+		while (p->first)
+			free(bpeer_pop(p));
+		if (p->fd >= 0)
+			close(p->fd);
+		pthread_mutex_destroy(&p->lock);
+		pthread_cond_destroy(&p->cond);
+		free(p);
+	}
+}
