@@ -244,7 +244,7 @@ static void run(int close_midway, unsigned nthreads, int ms)
 	for (unsigned i = 0; i < sh.nworkers; i++)
 		pthread_join(sh.w[i].thread, NULL);
 	check_stage(sh.stage);
-	assert_null(sh.stage->head);
+	assert_null(head_of(sh.stage));
 	assert_int_equal(atomic_load(&sh.overlaps), 0);
 
 	for (unsigned i = 0; i < sh.nworkers; i++) {
