@@ -60,6 +60,7 @@ static void timeout_at_the_moment_of_promotion_by_free(void **state)
 	struct line *l = *state;
 	exitleft_ticket *t[2] = { line_ticket(l, "w"), line_ticket(l, "x") };
 
+	/* t[0] and t[1] were made one after the other: their entrants are side by side. */
 	queue_and_hold_past_deadline(l->s, t, line_entrant(l, t[0]), 2);
 	unlock_stage(l->s);
 	/* Both waits have timed out; whoever retakes the lock first leaves. Free the head: if
