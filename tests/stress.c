@@ -3,8 +3,9 @@
  *
  * Each worker owns one ticket (token: its index and a generation that changes when it
  * frees and retakes its ticket) and loops: take its mail, enter with a random deadline
- * (already past, up to 100 us, or a few ms), and as head notify or deliver to random
- * workers before exiting (or freeing its ticket instead). Any worker notifies at times.
+ * (already past, up to 100 us, or a few ms: any outcome is fine, they only vary the mix),
+ * and as head notify or deliver to random workers before exiting (or freeing its ticket
+ * instead). Any worker notifies at times. The run's time starts once every worker runs.
  *
  * What it asserts:
  *   - never two heads: a counter raised at HEAD and lowered before exit never exceeds 1;
@@ -51,6 +52,7 @@ struct shared {
 	atomic_bool stop;
 	atomic_uint next_item;
 	atomic_uchar *taken;	/* per item id: times taken */
+	pthread_barrier_t start;	/* the clock starts once every worker runs */
 	int64_t end_ns;
 };
 
@@ -143,7 +145,10 @@ static void *worker_main(void *arg)
 	struct worker *w = arg;
 	struct shared *sh = w->sh;
 
-	while (!atomic_load(&sh->stop) && mono_ns() < sh->end_ns && w->ticket) {
+	/* Every worker makes one round at least, however late a loaded machine starts it:
+	 * the first enter on the fresh stage heads, so heads > 0 holds whatever the timing. */
+	pthread_barrier_wait(&sh->start);
+	do {
 		int r = rand_r(&w->seed) % 100;
 		struct timespec d;
 
@@ -185,7 +190,7 @@ static void *worker_main(void *arg)
 			notify_someone(w, 0);
 		else if (r == 5)
 			churn(w);
-	}
+	} while (!atomic_load(&sh->stop) && mono_ns() < sh->end_ns && w->ticket);
 	return NULL;
 }
 
@@ -214,7 +219,7 @@ static void run(int close_midway, unsigned nthreads, int ms)
 	assert_non_null(sh.w);
 	assert_non_null(sh.taken);
 	assert_int_equal(exitleft_stage_new(&sh.stage), 0);
-	sh.end_ns = mono_ns() + (int64_t)ms * 1000000;
+	assert_int_equal(pthread_barrier_init(&sh.start, NULL, nthreads + 1), 0);
 	for (unsigned i = 0; i < sh.nworkers; i++) {
 		struct worker *w = &sh.w[i];
 		w->sh = &sh;
@@ -224,10 +229,12 @@ static void run(int close_midway, unsigned nthreads, int ms)
 	}
 	for (unsigned i = 0; i < sh.nworkers; i++)
 		assert_int_equal(pthread_create(&sh.w[i].thread, NULL, worker_main, &sh.w[i]), 0);
+	sh.end_ns = mono_ns() + (int64_t)ms * 1000000;
+	pthread_barrier_wait(&sh.start);
 	while (mono_ns() < sh.end_ns) {
 		check_stage(sh.stage);
 		checks++;
-		sleep_us(2000);
+		sleep_us(2000);	/* only spaces the checks out: each holds whenever it runs */
 		if (close_midway && mono_ns() > sh.end_ns - (int64_t)ms * 500000) {
 			assert_int_equal(exitleft_stage_close(sh.stage), 0);
 			close_midway = 0;
@@ -237,7 +244,7 @@ static void run(int close_midway, unsigned nthreads, int ms)
 	for (unsigned i = 0; i < sh.nworkers; i++)
 		pthread_join(sh.w[i].thread, NULL);
 	check_stage(sh.stage);
-	assert_null(sh.stage->head);
+	assert_null(head_of(sh.stage));
 	assert_int_equal(atomic_load(&sh.overlaps), 0);
 
 	for (unsigned i = 0; i < sh.nworkers; i++) {
@@ -277,6 +284,7 @@ static void run(int close_midway, unsigned nthreads, int ms)
 	print_message("stress: %lu spurious wakes injected\n", atomic_load(&spurious_injected));
 #endif
 	assert_true(heads > 0);
+	pthread_barrier_destroy(&sh.start);
 	free(sh.w);
 	free(sh.taken);
 }

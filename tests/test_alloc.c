@@ -82,7 +82,7 @@ static void s16_ticket_new(void **state)
 		memcpy(tok, &i, sizeof(i));
 		for (int n = 0;; n++) {
 			exitleft_ticket *got = NULL;
-			size_t before = s->nlive;
+			size_t before = live_tickets(s);
 			failures = 0;
 			arm(n);
 			int rc = exitleft_ticket_new(s, tok, len, &got);
@@ -95,7 +95,7 @@ static void s16_ticket_new(void **state)
 			assert_int_equal(failures, 1);
 			total_failures++;
 			assert_null(got);
-			assert_int_equal(s->nlive, before);
+			assert_int_equal(live_tickets(s), before);
 			/* The token is not held: nothing was half added. */
 			assert_int_equal(exitleft_notify(s, tok, len), 0);
 			check_stage(s);
@@ -130,7 +130,7 @@ static void s16_deliver(void **state)
 	disarm();
 	/* Nothing delivered, nothing recorded. */
 	assert_int_equal(exitleft_take(a, &got), 0);
-	assert_false(a->notified);
+	assert_false(is_notified(a));
 	assert_int_equal(exitleft_enter(a, NULL), EXITLEFT_HEAD);
 	assert_int_equal(exitleft_exit(a), 0);
 	assert_int_equal(exitleft_deliver(s, "a", 1, &item), 1);

@@ -1,89 +1,85 @@
 /* test_close.c - S13, S14: closing a stage with threads waiting, freeing a busy stage */
-#include "helpers.h"
+#include "fixture.h"
 
 static void s13_close_ends_every_wait(void **state)
 {
 	enum { N = 8 };
-	exitleft_stage *s;
-	exitleft_ticket *h, *w[N], *late = NULL;
-	struct entrant e[N];
+	struct line *l = *state;
+	exitleft_ticket *w[N], *late = NULL;
+	/* Far beyond any test's patience: these waits can only end by the close. */
+	struct timespec far = mono_in_ms(60000);
 
-	(void)state;
-	assert_int_equal(exitleft_stage_new(&s), 0);
-	h = ticket_named(s, "head");
-	assert_int_equal(exitleft_enter(h, NULL), EXITLEFT_HEAD);
 	for (uint32_t i = 0; i < N; i++) {
-		assert_int_equal(exitleft_ticket_new(s, &i, sizeof(i), &w[i]), 0);
-		struct timespec far = mono_in_ms(60000);
-		if (i % 2)
-			entrant_start(&e[i], w[i], &far);	/* timed and untimed waits */
-		else
-			entrant_start(&e[i], w[i], NULL);
-		await_queue_len(s, i + 1);
+		w[i] = line_ticket_bytes(l, &i, sizeof(i));
+		entrant_start(line_entrant(l, w[i]), w[i], i % 2 ? &far : NULL);
+		await_queue_len(l->s, i + 1);	/* timed and untimed waits */
 	}
-	assert_int_equal(exitleft_stage_close(s), 0);
+	assert_int_equal(exitleft_stage_close(l->s), 0);
 	for (int i = 0; i < N; i++)
-		assert_int_equal(entrant_result(&e[i]), EXITLEFT_CLOSED);
-	check_stage(s);
+		assert_int_equal(line_result(l, w[i]), EXITLEFT_CLOSED);
+	check_stage(l->s);
 	/* Later enters are CLOSED, new tickets refused, and closing again changes nothing. */
 	assert_int_equal(exitleft_enter(w[0], NULL), EXITLEFT_CLOSED);
-	assert_int_equal(exitleft_ticket_new(s, "late", 4, &late), -ECANCELED);
+	assert_int_equal(exitleft_ticket_new(l->s, "late", 4, &late), -ECANCELED);
 	assert_null(late);
-	assert_int_equal(exitleft_stage_close(s), 0);
+	assert_int_equal(exitleft_stage_close(l->s), 0);
 	/* The head keeps heading until it exits, and its exit promotes nobody. */
-	assert_ptr_equal(s->head, h);
-	assert_int_equal(exitleft_enter(h, NULL), -EDEADLK);
-	assert_int_equal(exitleft_exit(h), 0);
-	assert_null(s->head);
-	assert_int_equal(exitleft_enter(h, NULL), EXITLEFT_CLOSED);
+	assert_ptr_equal(head_of(l->s), l->head);
+	assert_int_equal(exitleft_enter(l->head, NULL), -EDEADLK);
+	assert_int_equal(exitleft_exit(l->head), 0);
+	assert_null(head_of(l->s));
+	assert_int_equal(exitleft_enter(l->head, NULL), EXITLEFT_CLOSED);
 	/* Notifications still reach live tickets, and win over CLOSED once (S7). */
-	assert_int_equal(exitleft_notify(s, "head", 4), 1);
-	assert_int_equal(exitleft_enter(h, NULL), EXITLEFT_TOKEN);
-	assert_int_equal(exitleft_enter(h, NULL), EXITLEFT_CLOSED);
-	for (int i = 0; i < N; i++)
-		assert_int_equal(exitleft_ticket_free(w[i]), 0);
-	assert_int_equal(exitleft_ticket_free(h), 0);
-	assert_int_equal(exitleft_stage_free(s), 0);
+	assert_int_equal(exitleft_notify(l->s, "head", 4), 1);
+	assert_int_equal(exitleft_enter(l->head, NULL), EXITLEFT_TOKEN);
+	assert_int_equal(exitleft_enter(l->head, NULL), EXITLEFT_CLOSED);
 }
 
 static void s13_close_on_a_headless_stage(void **state)
 {
-	exitleft_stage *s;
-	exitleft_ticket *a;
+	struct line *l = *state;
+	exitleft_ticket *a = line_ticket(l, "a");
 
-	(void)state;
-	assert_int_equal(exitleft_stage_new(&s), 0);
-	a = ticket_named(s, "a");
-	assert_int_equal(exitleft_stage_close(s), 0);
+	assert_int_equal(exitleft_stage_close(l->s), 0);
 	assert_int_equal(exitleft_enter(a, NULL), EXITLEFT_CLOSED);	/* not HEAD */
-	assert_null(s->head);
-	assert_int_equal(exitleft_ticket_free(a), 0);
-	assert_int_equal(exitleft_stage_free(s), 0);
+	assert_null(head_of(l->s));
 }
 
 static void s14_free_with_live_tickets_is_refused(void **state)
 {
-	exitleft_stage *s;
-	exitleft_ticket *a, *b;
+	struct line *l = *state;
+	exitleft_ticket *a = line_ticket(l, "a"), *b = line_ticket(l, "b");
 
-	(void)state;
-	assert_int_equal(exitleft_stage_new(&s), 0);
-	a = ticket_named(s, "a");
-	b = ticket_named(s, "b");
 	assert_int_equal(exitleft_enter(a, NULL), EXITLEFT_HEAD);
-	assert_int_equal(exitleft_stage_free(s), -EBUSY);
+	assert_int_equal(exitleft_stage_free(l->s), -EBUSY);
 	/* Nothing was freed: the stage works as before. */
-	assert_int_equal(exitleft_notify(s, "b", 1), 1);
+	assert_int_equal(exitleft_notify(l->s, "b", 1), 1);
 	assert_int_equal(exitleft_enter(b, NULL), EXITLEFT_TOKEN);
-	check_stage(s);
-	assert_int_equal(exitleft_ticket_free(a), 0);
-	assert_int_equal(exitleft_stage_free(s), -EBUSY);
-	assert_int_equal(exitleft_ticket_free(b), 0);
-	assert_int_equal(exitleft_stage_free(s), 0);
+	check_stage(l->s);
+	line_free(l, a);
+	assert_int_equal(exitleft_stage_free(l->s), -EBUSY);
 }
 
-/* A thread woken by a notification frees its ticket and the stage at once, while the
- * notifier may still be signalling: the stage waits for it (run under TSan/ASan/valgrind). */
+/* S14 with threads waiting, heading and notified: -EBUSY, and everything still works. */
+static void stage_free_while_tickets_live(void **state)
+{
+	struct line *l = *state;
+	exitleft_ticket *w = line_ticket(l, "w"), *x = line_ticket(l, "x");
+
+	line_queue(l, w);
+	assert_int_equal(exitleft_notify(l->s, "x", 1), 1);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(exitleft_stage_free(l->s), -EBUSY);
+	check_stage(l->s);
+	assert_int_equal(exitleft_exit(l->head), 0);
+	assert_int_equal(line_result(l, w), EXITLEFT_HEAD);
+	assert_int_equal(exitleft_enter(x, NULL), EXITLEFT_TOKEN);
+	line_free(l, w);
+	assert_int_equal(exitleft_stage_free(l->s), -EBUSY);
+}
+
+/* A thread woken by a promotion frees its ticket and the stage at once, while the waker
+ * may still be signalling: the stage waits for it (run under TSan/ASan/valgrind). */
 struct freer {
 	exitleft_stage *s;
 	exitleft_ticket *t;
@@ -123,9 +119,10 @@ static void stage_freed_right_after_a_wake(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(s13_close_ends_every_wait),
-		cmocka_unit_test(s13_close_on_a_headless_stage),
-		cmocka_unit_test(s14_free_with_live_tickets_is_refused),
+		LINE_TEST(s13_close_ends_every_wait),
+		STAGE_TEST(s13_close_on_a_headless_stage),
+		STAGE_TEST(s14_free_with_live_tickets_is_refused),
+		LINE_TEST(stage_free_while_tickets_live),
 		cmocka_unit_test(stage_freed_right_after_a_wake),
 	};
 	return cmocka_run_group_tests_name("close", tests, NULL, NULL);

@@ -48,10 +48,10 @@ static void s15_bad_input_is_refused(void **state)
 	assert_int_equal(exitleft_take(a, NULL), -EINVAL);
 
 	/* Nothing changed: one ticket, idle, nothing recorded, empty mailbox, headless. */
-	assert_int_equal(s->nlive, 1);
-	assert_false(a->notified);
-	assert_null(a->mail_first);
-	assert_int_equal(a->state, TICKET_IDLE);
+	assert_int_equal(live_tickets(s), 1);
+	assert_false(is_notified(a));
+	assert_true(mailbox_empty(a));
+	assert_true(is_idle(a));
 	check_stage(s);
 	assert_int_equal(exitleft_enter(a, NULL), EXITLEFT_HEAD);
 	/* A bad deadline is refused even from the head, before any other check. */

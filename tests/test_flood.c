@@ -9,7 +9,7 @@
  * tokens, all distinct, all in one bucket of an unkeyed table, where a lookup walks the
  * whole chain and uthash gives up expanding. The test builds such a table, measures its
  * longest chain and the key comparisons its lookups make, then does the same through a
- * stage (hash_longest_chain() and the comparisons implied by its bucket sizes).
+ * stage (its longest chain and the comparisons implied by its bucket sizes).
  */
 #include "helpers.h"
 
@@ -110,14 +110,15 @@ static void flood_collides_unkeyed_not_in_a_stage(void **state)
 		craft(n, tok);
 		assert_int_equal(exitleft_ticket_new(s, tok, TOKEN_LEN, &t[n]), 0);
 	}
-	size_t stage_chain = hash_longest_chain(s);
-	uint64_t stage_cost = lookup_cost(s->table->hh.tbl);
+	size_t stage_chain = longest_chain(s);
+	const UT_hash_table *stage_table = stage_hash_table(s);
+	uint64_t stage_cost = lookup_cost(stage_table);
 
 	print_message("flood: %d tokens with one HASH_JEN value: unkeyed table %u buckets, "
 		      "longest chain %zu, %.1f comparisons per lookup; stage (keyed SipHash) "
 		      "%u buckets, longest chain %zu, %.2f comparisons per lookup\n",
 		      FLOOD, plain_buckets, plain_chain, (double)plain_cost / FLOOD,
-		      s->table->hh.tbl->num_buckets, stage_chain,
+		      stage_table->num_buckets, stage_chain,
 		      (double)stage_cost / FLOOD);
 	assert_int_equal(plain_chain, FLOOD);	/* one bucket: every lookup a linear scan */
 	assert_true(stage_chain <= 16);

@@ -6,16 +6,6 @@
 
 #define BURST (4 * SPARE_KEEP)
 
-static size_t spares_of(exitleft_stage *s)
-{
-	size_t n;
-
-	pthread_mutex_lock(&s->lock);
-	n = s->nspare;
-	pthread_mutex_unlock(&s->lock);
-	return n;
-}
-
 /* Takes and frees BURST tickets at once. */
 static void ticket_burst(exitleft_stage *s)
 {
@@ -42,10 +32,10 @@ static void spares_parked_in_a_burst_are_trimmed(void **state)
 	assert_int_equal(spares_of(s), SPARE_KEEP);	/* nothing in flight: none parked */
 
 	/* A waker between its unlock and the end of its wake, as stage_unlock_wake() has. */
-	atomic_fetch_add(&s->in_flight, 1);
+	fake_wake_begin(s);
 	ticket_burst(s);
 	assert_true(spares_of(s) >= BURST);		/* parked: a signal may still come */
-	atomic_fetch_sub(&s->in_flight, 1);		/* the wake ends */
+	fake_wake_end(s);			/* the wake ends */
 
 	t = ticket_named(s, "next");
 	assert_int_equal(exitleft_ticket_free(t), 0);

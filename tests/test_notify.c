@@ -1,97 +1,69 @@
 /* test_notify.c - S5, S6, S7: a notification wakes its one waiter, or is recorded, and is
  * never lost */
-#include "helpers.h"
+#include "fixture.h"
 
 static void s5_notify_wakes_that_waiter_alone(void **state)
 {
 	enum { N = 16, TARGET = 5 };
-	exitleft_stage *s;
-	exitleft_ticket *h, *w[N];
-	struct entrant e[N];
+	struct line *l = *state;
+	exitleft_ticket *w[N];
 
-	(void)state;
-	assert_int_equal(exitleft_stage_new(&s), 0);
-	h = ticket_named(s, "head");
-	assert_int_equal(exitleft_enter(h, NULL), EXITLEFT_HEAD);
 	for (uint32_t i = 0; i < N; i++) {
-		assert_int_equal(exitleft_ticket_new(s, &i, sizeof(i), &w[i]), 0);
-		entrant_queue(&e[i], w[i], i);
+		w[i] = line_ticket_bytes(l, &i, sizeof(i));
+		line_queue(l, w[i]);
 	}
 	uint32_t target = TARGET;
-	assert_int_equal(exitleft_notify(s, &target, sizeof(target)), 1);
-	assert_int_equal(entrant_result(&e[TARGET]), EXITLEFT_TOKEN);
+	assert_int_equal(exitleft_notify(l->s, &target, sizeof(target)), 1);
+	assert_int_equal(line_result(l, w[TARGET]), EXITLEFT_TOKEN);
 	/* Exactly one thread woke: every other waiter is still in line, in order, and its
 	 * condvar wait never returned. */
-	assert_int_equal(queue_len(s), N - 1);
+	assert_int_equal(queue_len(l->s), N - 1);
 	for (uint32_t i = 0, pos = 0; i < N; i++) {
 		if (i == TARGET)
 			continue;
-		assert_ptr_equal(queue_at(s, pos++), w[i]);
+		assert_ptr_equal(queue_at(l->s, pos++), w[i]);
 		assert_int_equal(wakes_of(w[i]), 0);
-		assert_false(entrant_finished(&e[i]));
+		assert_false(line_finished(l, w[i]));
 	}
 	assert_true(wakes_of(w[TARGET]) >= 1);
-	check_stage(s);
+	check_stage(l->s);
 	/* A woken ticket was taken out of the line: the head's exit promotes the next one. */
-	assert_int_equal(exitleft_ticket_free(h), 0);
-	assert_int_equal(entrant_result(&e[0]), EXITLEFT_HEAD);
-	assert_int_equal(exitleft_stage_close(s), 0);
+	line_free(l, l->head);
+	assert_int_equal(line_result(l, w[0]), EXITLEFT_HEAD);
+	assert_int_equal(exitleft_stage_close(l->s), 0);
 	for (uint32_t i = 1; i < N; i++)
 		if (i != TARGET)
-			assert_int_equal(entrant_result(&e[i]), EXITLEFT_CLOSED);
+			assert_int_equal(line_result(l, w[i]), EXITLEFT_CLOSED);
 	assert_int_equal(exitleft_exit(w[0]), 0);
-	for (uint32_t i = 0; i < N; i++)
-		assert_int_equal(exitleft_ticket_free(w[i]), 0);
-	assert_int_equal(exitleft_stage_free(s), 0);
 }
 
 static void s6_notify_idle_is_recorded_once(void **state)
 {
-	exitleft_stage *s;
-	exitleft_ticket *h, *a;
+	struct line *l = *state;
+	exitleft_ticket *h = l->head, *a = line_ticket(l, "a");
 	const struct timespec past = { 0, 0 };
 
-	(void)state;
-	assert_int_equal(exitleft_stage_new(&s), 0);
-	h = ticket_named(s, "head");
-	a = ticket_named(s, "a");
-	assert_int_equal(exitleft_enter(h, NULL), EXITLEFT_HEAD);
 	/* Three notifications of an idle ticket coalesce into one TOKEN. */
 	for (int i = 0; i < 3; i++)
-		assert_int_equal(exitleft_notify(s, "a", 1), 1);
+		assert_int_equal(exitleft_notify(l->s, "a", 1), 1);
 	assert_int_equal(exitleft_enter(a, NULL), EXITLEFT_TOKEN);
 	assert_int_equal(exitleft_enter(a, &past), EXITLEFT_TIMEOUT);
 	/* A heading ticket records its notification too, for its next enter. */
-	assert_int_equal(exitleft_notify(s, "head", 4), 1);
+	assert_int_equal(exitleft_notify(l->s, "head", 4), 1);
 	assert_int_equal(exitleft_exit(h), 0);
 	assert_int_equal(exitleft_enter(h, NULL), EXITLEFT_TOKEN);
 	assert_int_equal(exitleft_enter(h, NULL), EXITLEFT_HEAD);
-	assert_int_equal(exitleft_notify(s, "nobody", 6), 0);
-	assert_int_equal(exitleft_exit(h), 0);
-	assert_int_equal(exitleft_ticket_free(a), 0);
-	assert_int_equal(exitleft_ticket_free(h), 0);
-	assert_int_equal(exitleft_stage_free(s), 0);
+	assert_int_equal(exitleft_notify(l->s, "nobody", 6), 0);
 }
 
 /* Notify between taking a ticket and entering: the enter, in another thread, still sees it. */
 static void s6_notify_between_ticket_and_enter(void **state)
 {
-	exitleft_stage *s;
-	exitleft_ticket *h, *a;
-	struct entrant e;
+	struct line *l = *state;
+	exitleft_ticket *a = line_ticket(l, "a");
 
-	(void)state;
-	assert_int_equal(exitleft_stage_new(&s), 0);
-	h = ticket_named(s, "head");
-	assert_int_equal(exitleft_enter(h, NULL), EXITLEFT_HEAD);
-	a = ticket_named(s, "a");
-	assert_int_equal(exitleft_notify(s, "a", 1), 1);
-	entrant_start(&e, a, NULL);
-	assert_int_equal(entrant_result(&e), EXITLEFT_TOKEN);
-	assert_int_equal(exitleft_exit(h), 0);
-	assert_int_equal(exitleft_ticket_free(a), 0);
-	assert_int_equal(exitleft_ticket_free(h), 0);
-	assert_int_equal(exitleft_stage_free(s), 0);
+	assert_int_equal(exitleft_notify(l->s, "a", 1), 1);
+	assert_int_equal(entrant_result(line_enter(l, a, NULL)), EXITLEFT_TOKEN);
 }
 
 /*
@@ -120,17 +92,13 @@ static void *racer_main(void *arg)
 
 static void s6_no_notification_lost_in_races(void **state)
 {
-	exitleft_stage *s;
-	exitleft_ticket *h;
+	struct line *l = *state;
+	exitleft_stage *s = l->s;
 	struct racer r = { .rounds = 3000 };
 	pthread_t th;
 	unsigned seed = 1;
 
-	(void)state;
-	assert_int_equal(exitleft_stage_new(&s), 0);
-	h = ticket_named(s, "head");
-	r.t = ticket_named(s, "racer");
-	assert_int_equal(exitleft_enter(h, NULL), EXITLEFT_HEAD);
+	r.t = line_ticket(l, "racer");
 	sem_init(&r.go, 0, 0);
 	sem_init(&r.back, 0, 0);
 	assert_int_equal(pthread_create(&th, NULL, racer_main, &r), 0);
@@ -146,24 +114,17 @@ static void s6_no_notification_lost_in_races(void **state)
 	check_stage(s);
 	sem_destroy(&r.go);
 	sem_destroy(&r.back);
-	assert_int_equal(exitleft_exit(h), 0);
-	assert_int_equal(exitleft_ticket_free(r.t), 0);
-	assert_int_equal(exitleft_ticket_free(h), 0);
-	assert_int_equal(exitleft_stage_free(s), 0);
 }
 
 static void s7_notification_wins_over_head_and_closed(void **state)
 {
-	exitleft_stage *s;
-	exitleft_ticket *a, *b;
+	struct line *l = *state;
+	exitleft_stage *s = l->s;
+	exitleft_ticket *a = line_ticket(l, "a"), *b = line_ticket(l, "b");
 
-	(void)state;
-	assert_int_equal(exitleft_stage_new(&s), 0);
-	a = ticket_named(s, "a");
-	b = ticket_named(s, "b");
 	assert_int_equal(exitleft_notify(s, "a", 1), 1);
 	assert_int_equal(exitleft_enter(a, NULL), EXITLEFT_TOKEN);	/* not HEAD */
-	assert_null(s->head);
+	assert_null(head_of(s));
 	assert_int_equal(exitleft_enter(a, NULL), EXITLEFT_HEAD);
 	assert_int_equal(exitleft_exit(a), 0);
 	assert_int_equal(exitleft_notify(s, "b", 1), 1);
@@ -171,19 +132,16 @@ static void s7_notification_wins_over_head_and_closed(void **state)
 	assert_int_equal(exitleft_enter(b, NULL), EXITLEFT_TOKEN);	/* not CLOSED */
 	assert_int_equal(exitleft_enter(b, NULL), EXITLEFT_CLOSED);
 	assert_int_equal(exitleft_enter(a, NULL), EXITLEFT_CLOSED);
-	assert_int_equal(exitleft_ticket_free(a), 0);
-	assert_int_equal(exitleft_ticket_free(b), 0);
-	assert_int_equal(exitleft_stage_free(s), 0);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(s5_notify_wakes_that_waiter_alone),
-		cmocka_unit_test(s6_notify_idle_is_recorded_once),
-		cmocka_unit_test(s6_notify_between_ticket_and_enter),
-		cmocka_unit_test(s6_no_notification_lost_in_races),
-		cmocka_unit_test(s7_notification_wins_over_head_and_closed),
+		LINE_TEST(s5_notify_wakes_that_waiter_alone),
+		LINE_TEST(s6_notify_idle_is_recorded_once),
+		LINE_TEST(s6_notify_between_ticket_and_enter),
+		LINE_TEST(s6_no_notification_lost_in_races),
+		STAGE_TEST(s7_notification_wins_over_head_and_closed),
 	};
 	return cmocka_run_group_tests_name("notify", tests, NULL, NULL);
 }

@@ -48,7 +48,7 @@ static void *waiter_main(void *arg)
 	} else if (rc == EXITLEFT_HEAD) {
 		exitleft_ticket_free(sc->w);	/* exits: nobody to promote */
 	}
-	sc->preempted = atomic_load(&sc->s->in_flight) != 0;
+	sc->preempted = wakes_in_flight(sc->s) != 0;
 	if (exitleft_stage_free(sc->s) != 0)
 		sc->waiter_rc = -1;
 	sem_post(&sc->freed);

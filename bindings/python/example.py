@@ -14,10 +14,12 @@ with exitleft.Stage() as stage, stage.ticket(b"alice") as alice, \
         if outcome is Outcome.TOKEN:
             print("bob got:", bob.take())
 
-    assert alice.enter() is Outcome.HEAD    # alice heads; bob waits in line
+    assert alice.enter() is Outcome.HEAD    # alice heads; bob will wait in line
     worker = threading.Thread(target=bob_main)
     worker.start()
     # As head, alice reads the resource and routes what belongs to bob: only bob wakes.
+    # Whether bob is in line yet or not does not matter: the item waits in his mailbox,
+    # and his enter returns TOKEN either way.
     stage.deliver(b"bob", {"hello": "from the head"})
     alice.exit()
     worker.join()
