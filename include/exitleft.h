@@ -104,6 +104,7 @@ enum exitleft_outcome {
 	EXITLEFT_TOKEN = 2,	/* your token was notified: look in your mailbox */
 	EXITLEFT_TIMEOUT = 3,	/* the deadline passed; you hold nothing */
 	EXITLEFT_CLOSED = 4,	/* the stage was closed; you hold nothing */
+	EXITLEFT_PENDING = 5,	/* in line, not decided yet (since 1.2: exitleft_enter_start()) */
 };
 
 /*
@@ -168,10 +169,12 @@ EXITLEFT_EXPORT int exitleft_ticket_new(exitleft_stage *stage, const void *token
  * exitleft_ticket_free - give a ticket back
  *
  * Frees the ticket, so that its token may be taken again. If the ticket heads the stage, it
- * exits first: the longest-waiting ticket is promoted. A recorded notification is dropped.
+ * exits first: the longest-waiting ticket is promoted. A recorded notification is dropped,
+ * and its descriptor (exitleft_ticket_fd(), since 1.2) is closed.
  *
  * Returns 0; -ENOTEMPTY if its mailbox holds items (take them first: no item is ever lost);
- * -EBUSY if another thread is waiting in exitleft_enter() with it; -EINVAL if ticket is NULL.
+ * -EBUSY if another thread is waiting in exitleft_enter() with it, or its pending enter is
+ * not collected yet (cancel it first); -EINVAL if ticket is NULL.
  * On error nothing changed. Does not block.
  */
 EXITLEFT_EXPORT int exitleft_ticket_free(exitleft_ticket *ticket);
@@ -207,7 +210,8 @@ EXITLEFT_EXPORT int exitleft_ticket_free(exitleft_ticket *ticket);
  * just been made head, headship passes on to the next in line.
  *
  * Errors: -EDEADLK if the ticket heads the stage (call exitleft_exit() first); -EBUSY if
- * another thread is waiting with this ticket; -EINVAL if ticket is NULL or the deadline
+ * another thread is waiting with this ticket, or its pending enter (since 1.2) is not
+ * collected yet; -EINVAL if ticket is NULL or the deadline
  * has tv_sec < 0 or tv_nsec outside [0, 999999999].
  */
 EXITLEFT_EXPORT int exitleft_enter(exitleft_ticket *ticket, const struct timespec *deadline);
@@ -220,7 +224,8 @@ EXITLEFT_EXPORT int exitleft_enter(exitleft_ticket *ticket, const struct timespe
  * the stage is closed, the stage becomes headless and the next exitleft_enter() heads it.
  *
  * Returns 0; -EPERM if the ticket does not head the stage, or was just made head and its
- * thread has not returned from exitleft_enter() yet; -EINVAL if ticket is NULL.
+ * thread has not returned from exitleft_enter() yet (or, pending, the HEAD outcome is not
+ * collected yet); -EINVAL if ticket is NULL.
  * Does not block.
  */
 EXITLEFT_EXPORT int exitleft_exit(exitleft_ticket *ticket);
@@ -247,7 +252,9 @@ EXITLEFT_EXPORT int exitleft_notify(exitleft_stage *stage, const void *token, si
  * gets it back with exitleft_take(), in delivery order.
  *
  * Returns 1 if delivered; 0 if no ticket holds the token (the item stays the caller's);
- * -ENOMEM if memory ran out (nothing delivered, the item stays the caller's); -EINVAL if
+ * -ENOBUFS if the ticket's mailbox is full (exitleft_ticket_limit(), since 1.2: nothing
+ * delivered, the item stays the caller's); -ENOMEM if memory ran out (nothing delivered,
+ * the item stays the caller's); -EINVAL if
  * stage, token or item is NULL or len is out of range. Does not block; any thread may call
  * it, on a closed stage too.
  */
@@ -326,6 +333,100 @@ struct exitleft_stats {
  */
 EXITLEFT_EXPORT int exitleft_stage_stats(const exitleft_stage *stage, struct exitleft_stats *stats,
 					 size_t size);
+
+/*
+ * Pollable tickets (since 1.2, symbol version EXITLEFT_1.2)
+ *
+ * An event loop (epoll, poll, libuv, GLib, asyncio) cannot park a thread in
+ * exitleft_enter(). It starts the enter instead, and the ticket waits in line without a
+ * thread: promotion, notification, delivery, close and the fair exception treat it exactly
+ * as a thread blocked in exitleft_enter(). The loop watches the ticket's descriptor for
+ * POLLIN and collects the outcome when it becomes readable:
+ *
+ *	int fd = exitleft_ticket_fd(ticket);       // once; add it to the loop
+ *	int rc = exitleft_enter_start(ticket);
+ *	...
+ *	// when fd is readable (or a timer of the loop's fires: exitleft_enter_cancel())
+ *	rc = exitleft_enter_poll(ticket);
+ *	if (rc == EXITLEFT_HEAD) { read the resource, deliver, exitleft_exit(ticket); }
+ *	else if (rc == EXITLEFT_TOKEN) { exitleft_take() what is there; }
+ *
+ * A pending enter must always be collected, by exitleft_enter_poll() once decided or by
+ * exitleft_enter_cancel(): a ticket promoted while pending heads the stage, and nobody else
+ * can until its owner collects HEAD and exits.
+ */
+
+/*
+ * exitleft_enter_start - start an enter that does not block
+ *
+ * Since 1.2. Returns EXITLEFT_HEAD, EXITLEFT_TOKEN or EXITLEFT_CLOSED exactly when
+ * exitleft_enter() would return it at once. Otherwise puts the ticket in line and returns
+ * EXITLEFT_PENDING: the ticket is then a waiter like any other (it counts among
+ * exitleft_stage_stats()' waiters), and its enter is decided by the head's exit, a
+ * notification, a delivery or a close, as a blocked thread's would be.
+ *
+ * Errors as exitleft_enter(): -EDEADLK if the ticket heads the stage; -EBUSY if another
+ * thread waits with it or its pending enter is not collected yet; -EINVAL if ticket is
+ * NULL. Does not block.
+ */
+EXITLEFT_EXPORT int exitleft_enter_start(exitleft_ticket *ticket);
+
+/*
+ * exitleft_enter_poll - the outcome of a pending enter, once decided
+ *
+ * Since 1.2. Returns EXITLEFT_PENDING while the enter started by exitleft_enter_start() is
+ * undecided. Once it is decided, returns its outcome, EXITLEFT_HEAD, EXITLEFT_TOKEN or
+ * EXITLEFT_CLOSED, exactly once: the ticket is then idle (or heads the stage) and no longer
+ * pending, and its descriptor is no longer readable.
+ *
+ * Returns -EPERM if the ticket has no pending enter; -EINVAL if ticket is NULL. Does not
+ * block. A pending ticket may be polled from any thread, one thread at a time.
+ */
+EXITLEFT_EXPORT int exitleft_enter_poll(exitleft_ticket *ticket);
+
+/*
+ * exitleft_enter_cancel - give up a pending enter
+ *
+ * Since 1.2. Takes an undecided pending ticket out of line and returns EXITLEFT_TIMEOUT:
+ * the caller holds nothing. If the enter was decided first, returns its outcome as
+ * exitleft_enter_poll() would: a promotion or a notification is never swallowed (if it
+ * returns EXITLEFT_HEAD, the caller heads the stage and must exit). Event loops implement
+ * timeouts with it.
+ *
+ * Returns -EPERM if the ticket has no pending enter; -EINVAL if ticket is NULL. Does not
+ * block; any thread may call it, one thread at a time.
+ */
+EXITLEFT_EXPORT int exitleft_enter_cancel(exitleft_ticket *ticket);
+
+/*
+ * exitleft_ticket_fd - the ticket's descriptor, for poll(), epoll and event loops
+ *
+ * Since 1.2. Returns a file descriptor owned by the ticket: the same one on every call,
+ * created on the first (a ticket that never asks has none and costs nothing more),
+ * close-on-exec and non-blocking, and closed by exitleft_ticket_free(). Only poll it: never
+ * read, write or close it. It is readable (POLLIN) exactly while the ticket's pending enter
+ * is decided and its outcome not yet collected by exitleft_enter_poll() or
+ * exitleft_enter_cancel(). A decision makes that one descriptor readable and no other.
+ *
+ * Returns the descriptor (>= 0); -EMFILE, -ENFILE or -ENOMEM if none could be made;
+ * -ENOSYS on a system without eventfd (exitleft_enter_poll() works there all the same);
+ * -EINVAL if ticket is NULL. Does not block.
+ */
+EXITLEFT_EXPORT int exitleft_ticket_fd(exitleft_ticket *ticket);
+
+/*
+ * exitleft_ticket_limit - bound the ticket's mailbox
+ *
+ * Since 1.2. While the ticket's mailbox holds max_items items, exitleft_deliver() to its
+ * token returns -ENOBUFS and changes nothing: the item stays the caller's (a server drops
+ * what a remote peer sent and counts it). 0, the default, means no limit. Lowering the limit
+ * below the number of items held keeps every item and refuses new ones until the owner has
+ * taken enough. A server whose peers can send faster than their threads consume should set
+ * a limit on every ticket: nothing a peer sends may grow memory without bound.
+ *
+ * Returns 0, or -EINVAL if ticket is NULL. Does not block; any thread may call it.
+ */
+EXITLEFT_EXPORT int exitleft_ticket_limit(exitleft_ticket *ticket, size_t max_items);
 
 #ifdef __cplusplus
 }

@@ -17,6 +17,12 @@
  *   spurious wake, which every waiter absorbs by checking its state under the lock. The
  *   first put that finds nothing in flight trims the list back to SPARE_KEEP.
  *
+ *   A pending ticket (exitleft_enter_start()) has no thread asleep in its condvar: whoever
+ *   decides its enter writes to its descriptor instead, under the lock, and whoever collects
+ *   the outcome reads the descriptor empty under the lock. So the descriptor is readable
+ *   exactly while a decision waits to be collected, and it is closed (at free, under the
+ *   lock) only when no write to it can be under way.
+ *
  *   No call waits for another thread by spinning: under SCHED_FIFO a spinner of higher
  *   priority never lets the thread it waits for run. exitleft_stage_free() sleeps on
  *   stage->drained, and the waker that ends the last wake in flight signals it.
@@ -46,14 +52,17 @@
 
 /*
  * Where a ticket is, one value at a time (model: the same names). Its thread is inside
- * exitleft_enter() exactly in the states from TICKET_WAITING on (ticket_busy()): S11 refuses
- * other threads' enter and free of it then, and its exit.
+ * exitleft_enter(), or its pending enter (exitleft_enter_start()) is not collected yet,
+ * exactly in the states from TICKET_WAITING on (ticket_busy()): S11 and S25 refuse enter and
+ * free of it then, and its exit. For a pending ticket "its thread returns" below reads "its
+ * outcome is collected" by exitleft_enter_poll() or exitleft_enter_cancel().
  *
  *   idle --enter--> head                     the stage was headless (S3)
  *   idle --enter--> waiting                  in line
  *   waiting --notify, deliver, close--> woken    taken out of line by the waker
  *   waiting --exit of the head--> promoted       made head by the one handing over (S8)
- *   waiting --deadline, cancel--> idle       by the waiting thread itself
+ *   waiting --deadline, cancel--> idle       by the waiting thread itself, or
+ *                                            exitleft_enter_cancel() of a pending one
  *   woken --its thread returns--> idle       TOKEN or CLOSED
  *   promoted --its thread returns--> head    HEAD
  *   promoted --cancel--> idle                headship passed on (S18)
@@ -62,7 +71,7 @@
 enum ticket_state {
 	TICKET_IDLE,		/* not in line, not heading: its thread is elsewhere */
 	TICKET_HEAD,		/* stage->head, its thread out of exitleft_enter() */
-	TICKET_WAITING,		/* in stage->queue, its thread asleep in exitleft_enter() */
+	TICKET_WAITING,		/* in stage->queue: its thread asleep, or pending */
 	TICKET_WOKEN,		/* out of line, woken; its thread not returned yet */
 	TICKET_PROMOTED,	/* stage->head, woken; its thread not returned yet */
 };
@@ -79,7 +88,10 @@ struct mail {
  * Invariants:
  *  - state == TICKET_WAITING exactly while the record is in stage->queue;
  *    state is TICKET_HEAD or TICKET_PROMOTED exactly while stage->head == this record.
- *  - mail_first == NULL exactly when the mailbox is empty; mail_last is then meaningless.
+ *  - mail_first == NULL exactly when the mailbox is empty (mail_count == 0); mail_last is
+ *    then meaningless.
+ *  - pending is set only while state >= TICKET_WAITING. The descriptor, if fd >= 0, is
+ *    readable exactly while pending is set and state is TICKET_WOKEN or TICKET_PROMOTED.
  *  - hh.key points at token_inline or at a private copy of the token (token_heap);
  *    a record on the spare list is in no table and no queue.
  */
@@ -88,8 +100,11 @@ struct exitleft_ticket {
 	struct exitleft_ticket *prev, *next;	/* stage->queue (utlist DL_*), or spares */
 	pthread_cond_t cond;			/* this ticket's own wake-up */
 	struct mail *mail_first, *mail_last;	/* the mailbox, oldest first */
+	size_t mail_count, mail_limit;		/* items in it; at most this many (0: any) */
 	enum ticket_state state;
 	bool notified;				/* a notification is recorded */
+	bool pending;				/* its enter is exitleft_enter_start()'s */
+	int fd;					/* exitleft_ticket_fd()'s descriptor, or -1 */
 #ifdef EXITLEFT_TEST_HOOKS
 	unsigned wakes;				/* returns from a condvar wait */
 #endif
@@ -174,6 +189,8 @@ bool stage_wakes_in_flight(struct exitleft_stage *stage);
 
 /* ticket.c */
 void ticket_trim_spares(struct exitleft_stage *stage, size_t keep);
+void ticket_fd_signal(struct exitleft_ticket *ticket);
+void ticket_fd_drain(struct exitleft_ticket *ticket);
 
 /* wait.c: headship */
 struct exitleft_ticket *wait_promote_first(struct exitleft_stage *stage);

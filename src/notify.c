@@ -66,8 +66,14 @@ int exitleft_deliver(exitleft_stage *stage, const void *token, size_t len, void 
 		free(m);
 		return 0;
 	}
+	if (t->mail_limit && t->mail_count >= t->mail_limit) {	/* S27 */
+		pthread_mutex_unlock(&stage->lock);
+		free(m);
+		return -ENOBUFS;
+	}
 	/* A non-empty mailbox is itself the notification (S21): enter returns TOKEN while it
 	 * holds items, and once the owner has taken them there is nothing to wake it for. */
+	t->mail_count++;
 	if (t->mail_first)	/* model: notify with an item */
 		t->mail_last->next = m;
 	else
@@ -87,8 +93,10 @@ int exitleft_take(exitleft_ticket *t, void **itemp)
 	stage = t->stage;
 	pthread_mutex_lock(&stage->lock);
 	m = t->mail_first;
-	if (m)
+	if (m) {
 		t->mail_first = m->next;
+		t->mail_count--;
+	}
 	pthread_mutex_unlock(&stage->lock);
 	if (!m)
 		return 0;

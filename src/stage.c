@@ -49,7 +49,8 @@ fail_free:
 }
 
 /*
- * Releases the stage's lock, then wakes `wake` (if not NULL).
+ * Releases the stage's lock, then wakes `wake` (if not NULL): a pending ticket through its
+ * descriptor, before the unlock; a thread through its condvar, after it.
  *
  * Signalling after the unlock lets the woken thread take the lock at once instead of
  * blocking on it, but the waker then touches the record without the lock: by the time it
@@ -61,6 +62,13 @@ void stage_unlock_wake(struct exitleft_stage *stage, struct exitleft_ticket *wak
 {
 	unsigned n;
 
+	if (wake && wake->pending) {
+		/* No thread sleeps in a pending ticket's condvar: its descriptor is made
+		 * readable instead, under the lock, where the outcome is collected (S26).
+		 * model: wake_fd */
+		ticket_fd_signal(wake);
+		wake = NULL;
+	}
 	if (!wake) {
 		pthread_mutex_unlock(&stage->lock);
 		return;
@@ -107,12 +115,15 @@ int exitleft_stage_close(exitleft_stage *stage)
 	pthread_mutex_lock(&stage->lock);	/* model: closer */
 	stage->closed = true;
 	/* Close is rare and wakes everyone: signal under the lock, which keeps every record
-	 * alive without the in_flight dance. Each woken thread finds itself idle on a closed
-	 * stage and returns EXITLEFT_CLOSED (or EXITLEFT_TOKEN if notified meanwhile). */
+	 * alive without the in_flight dance. Each woken thread (or pending enter) finds its
+	 * ticket woken on a closed stage: EXITLEFT_CLOSED, or EXITLEFT_TOKEN if notified. */
 	DL_FOREACH_SAFE(stage->queue, t, tmp) {
 		DL_DELETE(stage->queue, t);
 		t->state = TICKET_WOKEN;
-		pthread_cond_signal(&t->cond);
+		if (t->pending)
+			ticket_fd_signal(t);
+		else
+			pthread_cond_signal(&t->cond);
 	}
 	pthread_mutex_unlock(&stage->lock);
 	return 0;

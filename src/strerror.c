@@ -13,6 +13,7 @@ const char *exitleft_strerror(int rc)
 	case EXITLEFT_TOKEN:	return "token: the ticket's token was notified";
 	case EXITLEFT_TIMEOUT:	return "timeout: the deadline passed";
 	case EXITLEFT_CLOSED:	return "closed: the stage is closed";
+	case EXITLEFT_PENDING:	return "pending: in line, not decided yet";
 	case -EINVAL:		return "invalid argument";
 	case -ENOMEM:		return "out of memory";
 	case -EEXIST:		return "token already held by a live ticket";
@@ -22,6 +23,10 @@ const char *exitleft_strerror(int rc)
 	case -EBUSY:		return "busy: in use by another thread";
 	case -ENOTEMPTY:	return "mailbox not empty: take its items first";
 	case -EAGAIN:		return "resource temporarily unavailable";
+	case -ENOBUFS:		return "mailbox full: the ticket's limit is reached";
+	case -ENOSYS:		return "not supported on this system";
+	case -EMFILE:		return "too many open files";
+	case -ENFILE:		return "too many open files in the system";
 	}
 	return rc > 0 ? "unknown outcome" : "unknown error";
 }

@@ -4,6 +4,10 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#ifdef __linux__
+#include <sys/eventfd.h>
+#endif
 
 #include "exitleft-private.h"
 
@@ -87,8 +91,11 @@ int exitleft_ticket_new(exitleft_stage *stage, const void *token, size_t len,
 	t->stage = stage;
 	t->prev = t->next = NULL;
 	t->mail_first = t->mail_last = NULL;
+	t->mail_count = t->mail_limit = 0;
 	t->state = TICKET_IDLE;
 	t->notified = false;
+	t->pending = false;
+	t->fd = -1;
 #ifdef EXITLEFT_TEST_HOOKS
 	t->wakes = 0;
 #endif
@@ -135,9 +142,88 @@ int exitleft_ticket_free(exitleft_ticket *t)
 	/* model: ticket_free */
 	if (t->state == TICKET_HEAD)	/* S12: a freed head exits first */
 		next = wait_exit_locked(t);
+	/* Every write to the descriptor is made under the lock: none can follow (S26). */
+	if (t->fd >= 0) {
+		close(t->fd);	/* model: fd_close */
+		t->fd = -1;
+	}
 	hash_del(stage, t);
 	stage->nlive--;
 	record_put(stage, t);
 	stage_unlock_wake(stage, next);
+	return 0;
+}
+
+/*
+ * The descriptor of a pending ticket is an eventfd, whose counter goes to 1 when the enter
+ * is decided and back to 0 when the outcome is collected. It is written and read only under
+ * the lock, so "readable" and "decided, not collected" are one fact. Systems without eventfd
+ * get -ENOSYS from exitleft_ticket_fd(); exitleft_enter_poll() works there all the same.
+ */
+#ifdef __linux__
+static int ticket_fd_open(void)
+{
+	int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+
+	return fd >= 0 ? fd : -errno;
+}
+#else
+static int ticket_fd_open(void)
+{
+	return -ENOSYS;
+}
+#endif
+
+/* Makes the ticket's descriptor readable, if it has one. Lock held. */
+void ticket_fd_signal(struct exitleft_ticket *t)
+{
+	uint64_t one = 1;
+
+	/* Cannot fail: the counter is 0 or 1, far from overflowing. */
+	if (t->fd >= 0 && write(t->fd, &one, sizeof(one)) < 0)
+		return;
+}
+
+/* Makes the ticket's descriptor unreadable again. Lock held. */
+void ticket_fd_drain(struct exitleft_ticket *t)
+{
+	uint64_t count;
+
+	if (t->fd >= 0 && read(t->fd, &count, sizeof(count)) < 0)
+		return;	/* EAGAIN: it was not readable */
+}
+
+int exitleft_ticket_fd(exitleft_ticket *t)
+{
+	struct exitleft_stage *stage;
+	int fd;
+
+	if (!t)
+		return -EINVAL;
+	stage = t->stage;
+	pthread_mutex_lock(&stage->lock);
+	if (t->fd < 0) {
+		fd = ticket_fd_open();
+		if (fd < 0) {
+			pthread_mutex_unlock(&stage->lock);
+			return fd;
+		}
+		t->fd = fd;
+		/* Asked for after its pending enter was decided: readable at once (S26). */
+		if (t->pending && (t->state == TICKET_WOKEN || t->state == TICKET_PROMOTED))
+			ticket_fd_signal(t);
+	}
+	fd = t->fd;
+	pthread_mutex_unlock(&stage->lock);
+	return fd;
+}
+
+int exitleft_ticket_limit(exitleft_ticket *t, size_t max_items)
+{
+	if (!t)
+		return -EINVAL;
+	pthread_mutex_lock(&t->stage->lock);
+	t->mail_limit = max_items;	/* items beyond it stay: S27 */
+	pthread_mutex_unlock(&t->stage->lock);
 	return 0;
 }

@@ -149,32 +149,89 @@ static bool deadline_passed(const struct timespec *d)
 	return now.tv_sec > d->tv_sec || (now.tv_sec == d->tv_sec && now.tv_nsec >= d->tv_nsec);
 }
 
+/*
+ * The start of every enter, blocking or pending: takes the lock, counting the caller among
+ * those before it meanwhile (wait_defers()), and returns the outcome at once (S11's errors,
+ * S3, S6, S7, S13, S21), or 0 to get in line. Returns with the lock held.
+ */
+static int enter_begin(struct exitleft_ticket *t)
+{
+	struct exitleft_stage *stage = t->stage;
+
+	atomic_fetch_add_explicit(&stage->arriving, 1, memory_order_relaxed);	/* model: arrive */
+	pthread_mutex_lock(&stage->lock);	/* model: step enter */
+	atomic_fetch_sub_explicit(&stage->arriving, 1, memory_order_relaxed);
+	if (t->state != TICKET_IDLE)	/* S11, S25 */
+		return t->state == TICKET_HEAD ? -EDEADLK : -EBUSY;
+	return outcome_idle(t);
+}
+
+/* Gets `t` in line. Lock held. model: idle --enter--> waiting */
+static void enter_line(struct exitleft_ticket *t, bool pending)
+{
+	t->state = TICKET_WAITING;
+	t->pending = pending;
+	DL_APPEND(t->stage->queue, t);
+}
+
+/* The outcome of a decided enter (woken or promoted), now taken: the ticket is idle or
+ * heads. Lock held. */
+static int enter_collect(struct exitleft_ticket *t)
+{
+	t->pending = false;
+	if (t->state == TICKET_PROMOTED) {	/* model: promoted --return--> head */
+		t->state = TICKET_HEAD;
+		return EXITLEFT_HEAD;
+	}
+	t->state = TICKET_IDLE;			/* model: woken --return--> idle */
+	return outcome_idle(t);			/* TOKEN, or CLOSED */
+}
+
+/* Counts an outcome where it is final: a promotion that a cancelled waiter passed on never
+ * gets here, so heads counts the heads callers actually saw. Lock held. */
+static void enter_count(struct exitleft_stage *stage, int outcome)
+{
+	if (outcome == EXITLEFT_HEAD)
+		stage->counts.heads++;
+	else if (outcome == EXITLEFT_TIMEOUT)
+		stage->counts.timeouts++;
+	else if (outcome == EXITLEFT_CLOSED)
+		stage->counts.closes++;
+}
+
+/*
+ * The end of an enter that went through the lock: a last head that deferred to us
+ * (wait_defers) waits in line on a headless stage; unless we took headship, or are that
+ * last head getting in line pending, it is promoted now. Releases the lock.
+ * model: enter_out
+ */
+static int enter_end(struct exitleft_ticket *t, int outcome)
+{
+	struct exitleft_stage *stage = t->stage;
+	struct exitleft_ticket *next = NULL;
+
+	if (!stage->head && outcome != EXITLEFT_PENDING)
+		next = wait_promote_first(stage);
+	enter_count(stage, outcome);
+	stage_unlock_wake(stage, next);
+	return outcome;
+}
+
 int exitleft_enter(exitleft_ticket *t, const struct timespec *deadline)
 {
 	struct exitleft_stage *stage;
-	struct exitleft_ticket *next = NULL;
 	int outcome;
 
 	if (!t || !deadline_ok(deadline))
 		return -EINVAL;
 	stage = t->stage;
-	atomic_fetch_add_explicit(&stage->arriving, 1, memory_order_relaxed);	/* model: arrive */
-	pthread_mutex_lock(&stage->lock);	/* model: step enter */
-	atomic_fetch_sub_explicit(&stage->arriving, 1, memory_order_relaxed);
-	if (t->state != TICKET_IDLE) {	/* S11 */
-		outcome = t->state == TICKET_HEAD ? -EDEADLK : -EBUSY;
-		goto out;
-	}
-	outcome = outcome_idle(t);
+	outcome = enter_begin(t);
 	if (outcome)
-		goto out;
-	if (deadline && deadline_passed(deadline)) {
-		outcome = EXITLEFT_TIMEOUT;
-		goto out;
-	}
+		return enter_end(t, outcome);
+	if (deadline && deadline_passed(deadline))
+		return enter_end(t, EXITLEFT_TIMEOUT);
 
-	t->state = TICKET_WAITING;	/* model: idle --enter--> waiting */
-	DL_APPEND(stage->queue, t);
+	enter_line(t, false);
 	pthread_cleanup_push(wait_cancelled, t);
 	while (t->state == TICKET_WAITING) {
 		/* model: step cond_wait, then cond_woken (signal, deadline, spurious, cancel),
@@ -193,28 +250,62 @@ int exitleft_enter(exitleft_ticket *t, const struct timespec *deadline)
 		}
 	}
 	pthread_cleanup_pop(0);
-	if (t->state == TICKET_PROMOTED) {	/* model: promoted --return--> head */
-		t->state = TICKET_HEAD;
-		outcome = EXITLEFT_HEAD;
-	} else if (t->state == TICKET_WOKEN) {	/* model: woken --return--> idle */
-		t->state = TICKET_IDLE;
-		outcome = outcome_idle(t);	/* TOKEN, or CLOSED */
+	return enter_end(t, outcome ? outcome : enter_collect(t));
+}
+
+int exitleft_enter_start(exitleft_ticket *t)
+{
+	int outcome;
+
+	if (!t)
+		return -EINVAL;
+	outcome = enter_begin(t);
+	if (!outcome) {		/* S22: in line like a blocked thread, without one */
+		enter_line(t, true);
+		outcome = EXITLEFT_PENDING;
 	}
-out:
-	/* model: enter_out. A last head that deferred to us (wait_defers) waits in line on a
-	 * headless stage: unless we took headship, it is promoted now. */
-	if (!stage->head)
-		next = wait_promote_first(stage);
-	/* Counted where the outcome is final: a promotion that a cancelled waiter passed on
-	 * never reaches here, so heads counts the heads callers actually saw. */
-	if (outcome == EXITLEFT_HEAD)
-		stage->counts.heads++;
-	else if (outcome == EXITLEFT_TIMEOUT)
-		stage->counts.timeouts++;
-	else if (outcome == EXITLEFT_CLOSED)
-		stage->counts.closes++;
-	stage_unlock_wake(stage, next);
+	return enter_end(t, outcome);
+}
+
+/*
+ * What exitleft_enter_poll() and exitleft_enter_cancel() share: -EPERM without a pending
+ * enter (S23, S24), the outcome once decided, else PENDING or (cancel) TIMEOUT.
+ */
+static int enter_settle(struct exitleft_ticket *t, bool cancel)
+{
+	struct exitleft_stage *stage;
+	int outcome;
+
+	if (!t)
+		return -EINVAL;
+	stage = t->stage;
+	pthread_mutex_lock(&stage->lock);	/* model: step poll, step cancel */
+	if (!t->pending) {
+		outcome = -EPERM;
+	} else if (t->state != TICKET_WAITING) {	/* decided first: it wins (S24) */
+		ticket_fd_drain(t);
+		outcome = enter_collect(t);
+	} else if (cancel) {			/* model: waiting --cancel--> idle */
+		DL_DELETE(stage->queue, t);
+		t->state = TICKET_IDLE;
+		t->pending = false;
+		outcome = EXITLEFT_TIMEOUT;
+	} else {
+		outcome = EXITLEFT_PENDING;
+	}
+	enter_count(stage, outcome);
+	pthread_mutex_unlock(&stage->lock);
 	return outcome;
+}
+
+int exitleft_enter_poll(exitleft_ticket *t)
+{
+	return enter_settle(t, false);
+}
+
+int exitleft_enter_cancel(exitleft_ticket *t)
+{
+	return enter_settle(t, true);
 }
 
 int exitleft_exit(exitleft_ticket *t)
