@@ -1,16 +1,17 @@
 #!/bin/sh
 # run-tests.sh - build libexitleft and run the whole test suite:
 #   1. gcc, warnings as errors: every test (unit, stress, ABI and install checks, examples);
-#   2. the unit tests and the demo again under valgrind memcheck (leaks are errors);
-#   3. clang with ThreadSanitizer: unit, stress, examples;
-#   4. clang with AddressSanitizer and UndefinedBehaviorSanitizer: unit, stress, examples;
-#   5. reliability: spin on the protocol's model and libFuzzer on the API; gcc's
-#      ThreadSanitizer, valgrind's helgrind and drd on the threaded tests;
-#   6. distribution: the Debian packages (built, tested, lintian clean) and the meson dist
+#   2. the protocol's model checked by spin, and the API fuzzed by libFuzzer;
+#   3. the unit tests and the demo again under valgrind memcheck (leaks are errors);
+#   4. clang with ThreadSanitizer: unit, stress, examples;
+#   5. clang with AddressSanitizer and UndefinedBehaviorSanitizer: unit, stress, examples;
+#   6. gcc's ThreadSanitizer, valgrind's helgrind and drd on the threaded tests;
+#   7. distribution: the Debian packages (built, tested, lintian clean) and the meson dist
 #      tarball (built and tested from itself), each counted as one test.
 # Ends with one line "tests: N passed, N failed" and exits non-zero on any failure.
 set -eu
 cd "$(dirname "$0")/.."
+# shellcheck source=scripts/deps.sh
 . scripts/deps.sh
 need_packages meson ninja-build pkg-config gcc g++ clang libclang-rt-14-dev libc6-dev \
 	uthash-dev libcmocka-dev valgrind binutils python3 socat abigail-tools mandoc \
@@ -18,6 +19,7 @@ need_packages meson ninja-build pkg-config gcc g++ clang libclang-rt-14-dev libc
 
 status=0
 logs=
+
 run() {	# run NAME BUILDDIR [meson test options...]
 	name=$1 dir=$2
 	shift 2
@@ -35,8 +37,9 @@ run() {	# run NAME BUILDDIR [meson test options...]
 setup_build build -Dwerror=true -Dbuildtype=debugoptimized
 ninja -C build >/dev/null
 run plain build
-# The protocol's model checked by spin, with a bitstate search of the whole model
-# (EXITLEFT_MODEL_DEEP=1), and the API fuzzed for EXITLEFT_FUZZ_SECONDS (60 s) (issue 5).
+# spin on the protocol's model, with a bitstate search of the whole model
+# (EXITLEFT_MODEL_DEEP=1), and the API fuzzed for EXITLEFT_FUZZ_SECONDS (60 s). The soak is
+# not run here: meson test -C build --suite soak.
 EXITLEFT_MODEL_DEEP=1 run model build --suite model --suite fuzz
 
 run valgrind build --suite unit --suite examples --timeout-multiplier 4 \
@@ -53,10 +56,6 @@ CC=clang setup_build build-asan -Dwerror=true -Db_sanitize=address,undefined -Db
 ninja -C build-asan >/dev/null
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 	run asan build-asan --suite unit --suite stress --suite examples --timeout-multiplier 4
-
-# ---- reliability (issue 5) ---------------------------------------------------------------
-# The model and fuzz suites ran above, after the plain run. The soak is not run here:
-# meson test -C build --suite soak.
 
 # gcc's ThreadSanitizer as well as clang's.
 CC=gcc setup_build build-tsan-gcc -Dwerror=true -Db_sanitize=thread -Db_lundef=false
@@ -77,9 +76,8 @@ for tool in helgrind drd; do
 		--wrap="valgrind --tool=$tool -q --error-exitcode=1 \
 			--suppressions=$PWD/tests/valgrind-threads.supp"
 done
-# ---- end of reliability ------------------------------------------------------------------
 
-# --- Distribution (issue 6): checks that are not meson tests, each counted as one test --
+# Checks that are not meson tests, each counted as one test.
 # step NAME SCRIPT: runs the script, shows its last line (or all of it when it fails), and
 # records its result as a one-line meson-style JSON log for the summary below. Exit 77 is
 # a skip: reported, not counted.
