@@ -9,6 +9,8 @@
 #   7. distribution: the Debian packages (built, tested, lintian clean) and the meson dist
 #      tarball (built and tested from itself), each counted as one test.
 # Ends with one line "tests: N passed, N failed" and exits non-zero on any failure.
+#
+# Each step prints its tests when it ends; a step still running says so every 50 s.
 set -eu
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/deps.sh
@@ -19,14 +21,44 @@ need_packages meson ninja-build pkg-config gcc g++ clang libclang-rt-14-dev libc
 
 status=0
 logs=
+# The lines that show progress in a step's output: meson's line per test, the model's line
+# per configuration, the fuzzer's summary.
+progress='^ *[0-9]+/[0-9]+ |^model|^fuzz:'
+
+# ticking NAME OUT CMD...: runs CMD with its output in OUT. Every 50 s while it runs, prints
+# how long it has been running and the last progress line of OUT (a test counted, a model
+# configuration checked). The ticker stops when CMD ends, or within a second of this script.
+ticking() {
+	tick_name=$1 tick_out=$2
+	shift 2
+	tick_start=$(date +%s)
+	(
+		next=50
+		while kill -0 "$$" 2>/dev/null; do
+			sleep 1 >/dev/null 2>&1
+			secs=$(($(date +%s) - tick_start))
+			[ "$secs" -ge "$next" ] || continue
+			next=$((next + 50))
+			last=$(grep -E "$progress" "$tick_out" 2>/dev/null | grep -v ' RUNNING' |
+				tail -n 1 | tr -s ' ' | sed 's/^ //')
+			echo "   ... still running $tick_name (${secs} s)${last:+; last: $last}"
+		done
+	) &
+	tick_pid=$!
+	tick_rc=0
+	"$@" >"$tick_out" 2>&1 || tick_rc=$?
+	kill "$tick_pid" 2>/dev/null || true
+	wait "$tick_pid" 2>/dev/null || true
+	return "$tick_rc"
+}
 
 run() {	# run NAME BUILDDIR [meson test options...]
 	name=$1 dir=$2
 	shift 2
 	echo "== $name"
-	if meson test -C "$dir" --print-errorlogs --num-processes 2 "$@" \
-		--logbase "$name" >"$dir/$name.out" 2>&1; then
-		grep -E '^ *[0-9]+/[0-9]+ ' "$dir/$name.out" || true
+	if ticking "$name" "$dir/$name.out" meson test -C "$dir" --print-errorlogs \
+		--num-processes 2 "$@" --logbase "$name"; then
+		grep -E "$progress" "$dir/$name.out" | grep -v ' RUNNING' || true
 	else
 		status=1
 		cat "$dir/$name.out"
@@ -38,9 +70,10 @@ setup_build build -Dwerror=true -Dbuildtype=debugoptimized
 ninja -C build >/dev/null
 run plain build
 # spin on the protocol's model, with a bitstate search of the whole model
-# (EXITLEFT_MODEL_DEEP=1), and the API fuzzed for EXITLEFT_FUZZ_SECONDS (60 s). The soak is
-# not run here: meson test -C build --suite soak.
-EXITLEFT_MODEL_DEEP=1 run model build --suite model --suite fuzz
+# (EXITLEFT_MODEL_DEEP=1), and the API fuzzed for EXITLEFT_FUZZ_SECONDS (60 s). Verbose, so
+# that each model configuration's line reaches the ticker as soon as it is checked. The
+# soak is not run here: meson test -C build --suite soak.
+EXITLEFT_MODEL_DEEP=1 run model build --verbose --suite model --suite fuzz
 
 run valgrind build --suite unit --suite examples --timeout-multiplier 4 \
 	--wrap='valgrind -q --error-exitcode=1 --leak-check=full --show-leak-kinds=definite,indirect,possible --errors-for-leak-kinds=definite,indirect,possible'
@@ -87,7 +120,7 @@ step() {
 	mkdir -p build/steps
 	start=$(date +%s)
 	rc=0
-	sh "$script" >"build/steps/$name.out" 2>&1 || rc=$?
+	ticking "$name" "build/steps/$name.out" sh "$script" || rc=$?
 	secs=$(($(date +%s) - start))
 	case $rc in
 	0)	echo "   $name OK ${secs}s: $(tail -n 1 "build/steps/$name.out")"
