@@ -10,7 +10,9 @@
 #      tarball (built and tested from itself), each counted as one test.
 # Ends with one line "tests: N passed, N failed" and exits non-zero on any failure.
 #
-# Each step prints its tests when it ends; a step still running says so every 50 s.
+# Each step prints its tests as they are counted; a step still running says so every 50 s.
+# A failing step prints its failing tests and their first failure lines, then where its
+# full output is (on a terminal), or that output itself (otherwise, as in CI).
 set -eu
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/deps.sh
@@ -52,6 +54,60 @@ ticking() {
 	return "$tick_rc"
 }
 
+# failure_report OUT: each failing test and its first failure lines (cmocka's failed
+# assertion, a script's FAIL line, the first report of valgrind or a sanitizer with the two
+# lines that say where; failing all of these, the last lines of its output), then where the
+# full output is (on a terminal) or the full output itself (otherwise, as in CI).
+failure_report() {
+	out=$1
+	meson_line='^ *[0-9]+/[0-9]+ .* (OK|SKIP|FAIL|ERROR|TIMEOUT|EXPECTEDFAIL|UNEXPECTEDPASS) '
+	whole=1
+	grep -qE "$meson_line" "$out" && whole=0
+	echo "   FAILED:"
+	awk -v whole="$whole" -v meson_line="$meson_line" '
+	function flush() {
+		if (failing && n == 0)
+			for (i = 1; i <= k; i++) print "       " last[i]
+		failing = 0
+	}
+	function show(line) {
+		if (!(line in shown)) { shown[line] = 1; print "       " substr(line, 1, 150); n++ }
+	}
+	BEGIN { failing = whole }
+	/^Summary of Failures/ { exit }
+	$0 ~ meson_line {
+		flush()
+		if ($0 ~ / (FAIL|ERROR|TIMEOUT|UNEXPECTEDPASS) /) {
+			gsub(/  +/, " ")
+			print "    " $0
+			failing = 1; n = 0; k = 0; ctx = 0; report = 0; split("", shown)
+		}
+		next
+	}
+	!failing || /^(>>> |stdout:|stderr:|ninja: |――)/ || /^[ =0-9]*$/ { next }
+	ctx > 0 { ctx--; show($0); next }
+	/^==[0-9]+== ?[A-Z0-9]|^(WARNING|ERROR): [A-Za-z]+Sanitizer|runtime error:/ {
+		if (!report++ && n < 8) { show($0); ctx = 2 }
+		next
+	}
+	/\[ +(FAILED|ERROR|LINE) +\]|^(ERROR|FAIL)|[Aa]ssertion|FAILED/ {
+		if ($0 !~ /listed below|FAILED TEST\(S\)/ && n < 8) show($0)
+		next
+	}
+	{
+		if (k == 3) { last[1] = last[2]; last[2] = last[3]; k = 2 }
+		last[++k] = substr($0, 1, 150)
+	}
+	END { flush() }
+	' "$out"
+	if [ -t 1 ]; then
+		echo "   full output: $out ($(wc -l <"$out") lines)"
+	else
+		echo "   full output ($out):"
+		cat "$out"
+	fi
+}
+
 run() {	# run NAME BUILDDIR [meson test options...]
 	name=$1 dir=$2
 	shift 2
@@ -61,7 +117,7 @@ run() {	# run NAME BUILDDIR [meson test options...]
 		grep -E "$progress" "$dir/$name.out" | grep -v ' RUNNING' || true
 	else
 		status=1
-		cat "$dir/$name.out"
+		failure_report "$dir/$name.out"
 	fi
 	logs="$logs $dir/meson-logs/$name"	# meson adds "-valgrind" to a --wrap run's name
 }
@@ -111,7 +167,7 @@ for tool in helgrind drd; do
 done
 
 # Checks that are not meson tests, each counted as one test.
-# step NAME SCRIPT: runs the script, shows its last line (or all of it when it fails), and
+# step NAME SCRIPT: runs the script, shows its last line (or what failed in it), and
 # records its result as a one-line meson-style JSON log for the summary below. Exit 77 is
 # a skip: reported, not counted.
 step() {
@@ -128,8 +184,8 @@ step() {
 	77)	echo "   $name SKIP: $(tail -n 1 "build/steps/$name.out")"
 		return 0 ;;
 	*)	status=1
-		cat "build/steps/$name.out"
 		echo "   $name FAIL ${secs}s"
+		failure_report "build/steps/$name.out"
 		echo '{"name": "'"$name"'", "result": "FAIL"}' >"build/steps/$name.json" ;;
 	esac
 	logs="$logs build/steps/$name"
