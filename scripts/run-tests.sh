@@ -42,7 +42,7 @@ ticking() {
 			[ "$secs" -ge "$next" ] || continue
 			next=$((next + 50))
 			last=$(grep -E "$progress" "$tick_out" 2>/dev/null | grep -v ' RUNNING' |
-				tail -n 1 | tr -s ' ' | sed 's/^ //')
+				tail -n 1 | tr -s ' ' | sed 's/^ //' | cut -c 1-80)
 			echo "   ... still running $tick_name (${secs} s)${last:+; last: $last}"
 		done
 	) &
@@ -114,7 +114,8 @@ run() {	# run NAME BUILDDIR [meson test options...]
 	echo "== $name"
 	if ticking "$name" "$dir/$name.out" meson test -C "$dir" --print-errorlogs \
 		--num-processes 2 "$@" --logbase "$name"; then
-		grep -E "$progress" "$dir/$name.out" | grep -v ' RUNNING' || true
+		grep -E "$progress" "$dir/$name.out" | grep -v -e ' RUNNING' -e 'still searching' ||
+			true
 	else
 		status=1
 		failure_report "$dir/$name.out"
