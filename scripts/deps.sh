@@ -1,4 +1,5 @@
 # deps.sh - sourced by the run-* scripts: install the Debian packages named, when missing.
+# shellcheck shell=sh
 # Works as root on a fresh Debian 12 machine (apt-get update, then install); otherwise says
 # which packages to install and stops.
 need_packages() {

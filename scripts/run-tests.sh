@@ -1,16 +1,21 @@
 #!/bin/sh
 # run-tests.sh - build libexitleft and run the whole test suite:
 #   1. gcc, warnings as errors: every test (unit, stress, ABI and install checks, examples);
-#   2. the unit tests and the demo again under valgrind memcheck (leaks are errors);
-#   3. clang with ThreadSanitizer: unit, stress, examples;
-#   4. clang with AddressSanitizer and UndefinedBehaviorSanitizer: unit, stress, examples;
-#   5. reliability: spin on the protocol's model and libFuzzer on the API; gcc's
-#      ThreadSanitizer, valgrind's helgrind and drd on the threaded tests;
-#   6. distribution: the Debian packages (built, tested, lintian clean) and the meson dist
+#   2. the protocol's model checked by spin, and the API fuzzed by libFuzzer;
+#   3. the unit tests and the demo again under valgrind memcheck (leaks are errors);
+#   4. clang with ThreadSanitizer: unit, stress, examples;
+#   5. clang with AddressSanitizer and UndefinedBehaviorSanitizer: unit, stress, examples;
+#   6. gcc's ThreadSanitizer, valgrind's helgrind and drd on the threaded tests;
+#   7. distribution: the Debian packages (built, tested, lintian clean) and the meson dist
 #      tarball (built and tested from itself), each counted as one test.
 # Ends with one line "tests: N passed, N failed" and exits non-zero on any failure.
+#
+# Each step prints its tests as they are counted; a step still running says so every 50 s.
+# A failing step prints its failing tests and their first failure lines, then where its
+# full output is (on a terminal), or that output itself (otherwise, as in CI).
 set -eu
 cd "$(dirname "$0")/.."
+# shellcheck source=scripts/deps.sh
 . scripts/deps.sh
 need_packages meson ninja-build pkg-config gcc g++ clang libclang-rt-14-dev libc6-dev \
 	uthash-dev libcmocka-dev valgrind binutils python3 socat abigail-tools mandoc \
@@ -18,16 +23,102 @@ need_packages meson ninja-build pkg-config gcc g++ clang libclang-rt-14-dev libc
 
 status=0
 logs=
+# The lines that show progress in a step's output: meson's line per test, the model's line
+# per configuration, the fuzzer's summary.
+progress='^ *[0-9]+/[0-9]+ |^model|^fuzz:'
+
+# ticking NAME OUT CMD...: runs CMD with its output in OUT. Every 50 s while it runs, prints
+# how long it has been running and the last progress line of OUT (a test counted, a model
+# configuration checked). The ticker stops when CMD ends, or within a second of this script.
+ticking() {
+	tick_name=$1 tick_out=$2
+	shift 2
+	tick_start=$(date +%s)
+	(
+		next=50
+		while kill -0 "$$" 2>/dev/null; do
+			sleep 1 >/dev/null 2>&1
+			secs=$(($(date +%s) - tick_start))
+			[ "$secs" -ge "$next" ] || continue
+			next=$((next + 50))
+			last=$(grep -E "$progress" "$tick_out" 2>/dev/null | grep -v ' RUNNING' |
+				tail -n 1 | tr -s ' ' | sed 's/^ //' | cut -c 1-80)
+			echo "   ... still running $tick_name (${secs} s)${last:+; last: $last}"
+		done
+	) &
+	tick_pid=$!
+	tick_rc=0
+	"$@" >"$tick_out" 2>&1 || tick_rc=$?
+	kill "$tick_pid" 2>/dev/null || true
+	wait "$tick_pid" 2>/dev/null || true
+	return "$tick_rc"
+}
+
+# failure_report OUT: each failing test and its first failure lines (cmocka's failed
+# assertion, a script's FAIL line, the first report of valgrind or a sanitizer with the two
+# lines that say where; failing all of these, the last lines of its output), then where the
+# full output is (on a terminal) or the full output itself (otherwise, as in CI).
+failure_report() {
+	out=$1
+	meson_line='^ *[0-9]+/[0-9]+ .* (OK|SKIP|FAIL|ERROR|TIMEOUT|EXPECTEDFAIL|UNEXPECTEDPASS) '
+	whole=1
+	grep -qE "$meson_line" "$out" && whole=0
+	echo "   FAILED:"
+	awk -v whole="$whole" -v meson_line="$meson_line" '
+	function flush() {
+		if (failing && n == 0)
+			for (i = 1; i <= k; i++) print "       " last[i]
+		failing = 0
+	}
+	function show(line) {
+		if (!(line in shown)) { shown[line] = 1; print "       " substr(line, 1, 150); n++ }
+	}
+	BEGIN { failing = whole }
+	/^Summary of Failures/ { exit }
+	$0 ~ meson_line {
+		flush()
+		if ($0 ~ / (FAIL|ERROR|TIMEOUT|UNEXPECTEDPASS) /) {
+			gsub(/  +/, " ")
+			print "    " $0
+			failing = 1; n = 0; k = 0; ctx = 0; report = 0; split("", shown)
+		}
+		next
+	}
+	!failing || /^(>>> |stdout:|stderr:|ninja: |――)/ || /^[ =0-9]*$/ { next }
+	ctx > 0 { ctx--; show($0); next }
+	/^==[0-9]+== ?[A-Z0-9]|^(WARNING|ERROR): [A-Za-z]+Sanitizer|runtime error:/ {
+		if (!report++ && n < 8) { show($0); ctx = 2 }
+		next
+	}
+	/\[ +(FAILED|ERROR|LINE) +\]|^(ERROR|FAIL)|[Aa]ssertion|FAILED/ {
+		if ($0 !~ /listed below|FAILED TEST\(S\)/ && n < 8) show($0)
+		next
+	}
+	{
+		if (k == 3) { last[1] = last[2]; last[2] = last[3]; k = 2 }
+		last[++k] = substr($0, 1, 150)
+	}
+	END { flush() }
+	' "$out"
+	if [ -t 1 ]; then
+		echo "   full output: $out ($(wc -l <"$out") lines)"
+	else
+		echo "   full output ($out):"
+		cat "$out"
+	fi
+}
+
 run() {	# run NAME BUILDDIR [meson test options...]
 	name=$1 dir=$2
 	shift 2
 	echo "== $name"
-	if meson test -C "$dir" --print-errorlogs --num-processes 2 "$@" \
-		--logbase "$name" >"$dir/$name.out" 2>&1; then
-		grep -E '^ *[0-9]+/[0-9]+ ' "$dir/$name.out" || true
+	if ticking "$name" "$dir/$name.out" meson test -C "$dir" --print-errorlogs \
+		--num-processes 2 "$@" --logbase "$name"; then
+		grep -E "$progress" "$dir/$name.out" | grep -v -e ' RUNNING' -e 'still searching' ||
+			true
 	else
 		status=1
-		cat "$dir/$name.out"
+		failure_report "$dir/$name.out"
 	fi
 	logs="$logs $dir/meson-logs/$name"	# meson adds "-valgrind" to a --wrap run's name
 }
@@ -35,9 +126,11 @@ run() {	# run NAME BUILDDIR [meson test options...]
 setup_build build -Dwerror=true -Dbuildtype=debugoptimized
 ninja -C build >/dev/null
 run plain build
-# The protocol's model checked by spin, with a bitstate search of the whole model
-# (EXITLEFT_MODEL_DEEP=1), and the API fuzzed for EXITLEFT_FUZZ_SECONDS (60 s) (issue 5).
-EXITLEFT_MODEL_DEEP=1 run model build --suite model --suite fuzz
+# spin on the protocol's model, with a bitstate search of the whole model
+# (EXITLEFT_MODEL_DEEP=1), and the API fuzzed for EXITLEFT_FUZZ_SECONDS (60 s). Verbose, so
+# that each model configuration's line reaches the ticker as soon as it is checked. The
+# soak is not run here: meson test -C build --suite soak.
+EXITLEFT_MODEL_DEEP=1 run model build --verbose --suite model --suite fuzz
 
 run valgrind build --suite unit --suite examples --timeout-multiplier 4 \
 	--wrap='valgrind -q --error-exitcode=1 --leak-check=full --show-leak-kinds=definite,indirect,possible --errors-for-leak-kinds=definite,indirect,possible'
@@ -54,10 +147,6 @@ ninja -C build-asan >/dev/null
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 	run asan build-asan --suite unit --suite stress --suite examples --timeout-multiplier 4
 
-# ---- reliability (issue 5) ---------------------------------------------------------------
-# The model and fuzz suites ran above, after the plain run. The soak is not run here:
-# meson test -C build --suite soak.
-
 # gcc's ThreadSanitizer as well as clang's.
 CC=gcc setup_build build-tsan-gcc -Dwerror=true -Db_sanitize=thread -Db_lundef=false
 ninja -C build-tsan-gcc >/dev/null
@@ -69,7 +158,7 @@ TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
 # right. test_cancel and the cancel stress are left out: neither tool sees glibc retake the
 # mutex when a cancelled condvar wait runs its cleanup handler, so both would report the
 # handler's locked accesses as unlocked; the TSan runs cover cancellation.
-threaded_tests='tokens handoff notify timeout close mailbox faults spurious stress stress-spurious'
+threaded_tests='tokens handoff notify timeout close mailbox lifetime spurious stress stress-spurious'
 for tool in helgrind drd; do
 	# shellcheck disable=SC2086
 	EXITLEFT_STRESS_MS=2000 EXITLEFT_STRESS_THREADS=6 EXITLEFT_CANCEL_ROUNDS=0 \
@@ -77,10 +166,9 @@ for tool in helgrind drd; do
 		--wrap="valgrind --tool=$tool -q --error-exitcode=1 \
 			--suppressions=$PWD/tests/valgrind-threads.supp"
 done
-# ---- end of reliability ------------------------------------------------------------------
 
-# --- Distribution (issue 6): checks that are not meson tests, each counted as one test --
-# step NAME SCRIPT: runs the script, shows its last line (or all of it when it fails), and
+# Checks that are not meson tests, each counted as one test.
+# step NAME SCRIPT: runs the script, shows its last line (or what failed in it), and
 # records its result as a one-line meson-style JSON log for the summary below. Exit 77 is
 # a skip: reported, not counted.
 step() {
@@ -89,7 +177,7 @@ step() {
 	mkdir -p build/steps
 	start=$(date +%s)
 	rc=0
-	sh "$script" >"build/steps/$name.out" 2>&1 || rc=$?
+	ticking "$name" "build/steps/$name.out" sh "$script" || rc=$?
 	secs=$(($(date +%s) - start))
 	case $rc in
 	0)	echo "   $name OK ${secs}s: $(tail -n 1 "build/steps/$name.out")"
@@ -97,8 +185,8 @@ step() {
 	77)	echo "   $name SKIP: $(tail -n 1 "build/steps/$name.out")"
 		return 0 ;;
 	*)	status=1
-		cat "build/steps/$name.out"
 		echo "   $name FAIL ${secs}s"
+		failure_report "build/steps/$name.out"
 		echo '{"name": "'"$name"'", "result": "FAIL"}' >"build/steps/$name.json" ;;
 	esac
 	logs="$logs build/steps/$name"

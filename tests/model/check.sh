@@ -8,7 +8,8 @@
 # properties are known to bite. EXITLEFT_MODEL_DEEP=1 adds a bitstate search of the whole
 # model with every feature on, stopped after EXITLEFT_MODEL_DEEP_MINUTES (default 3; the
 # whole search, 3.7 * 10^8 states, takes about 7 minutes here).
-# Prints one line per run with the states explored, then the total.
+# Prints one line per run with the states explored, then the total; a search that runs
+# longer than 30 s says so every 30 s, so that nobody watching wonders whether it hangs.
 set -eu
 model=$1
 work=$2
@@ -19,6 +20,31 @@ cd "$work"
 total=0
 fail=0
 
+# searching NAME OUT CMD...: runs CMD with its output in OUT; every 30 s while it runs,
+# prints that NAME still searches. The ticker stops when CMD ends, or within a second of
+# this script.
+searching() {
+	search_name=$1 search_out=$2
+	shift 2
+	search_start=$(date +%s)
+	(
+		next=30
+		while kill -0 "$$" 2>/dev/null; do
+			sleep 1 >/dev/null 2>&1
+			secs=$(($(date +%s) - search_start))
+			[ "$secs" -ge "$next" ] || continue
+			next=$((next + 30))
+			echo "model $search_name: still searching (${secs} s)"
+		done
+	) &
+	search_ticker=$!
+	search_rc=0
+	"$@" >"$search_out" 2>&1 || search_rc=$?
+	kill "$search_ticker" 2>/dev/null || true
+	wait "$search_ticker" 2>/dev/null || true
+	return "$search_rc"
+}
+
 # run NAME EXPECT SPIN_DEFINES PAN_CFLAGS PAN_ARGS
 run() {
 	name=$1 expect=$2
@@ -28,7 +54,7 @@ run() {
 	# shellcheck disable=SC2086
 	$cc -O2 -w $4 -DMEMLIM=1024 -o pan pan.c
 	# shellcheck disable=SC2086
-	./pan -m200000 $5 >"pan-$name.out" 2>&1 || true
+	searching "$name" "pan-$name.out" ./pan -m200000 $5 || true
 	states=$(sed -n 's/^ *\([0-9.e+]*\) states, stored.*/\1/p' "pan-$name.out")
 	errors=$(sed -n 's/.*errors: \([0-9]*\).*/\1/p' "pan-$name.out")
 	states=$(printf '%.0f' "${states:-0}")
@@ -48,6 +74,7 @@ run() {
 	else
 		echo "model $name: FAILED (expected $expect)"
 		cat "pan-$name.out"
+		# shellcheck disable=SC2086
 		[ -f exitleft.pml.trail ] &&
 			spin -t -p -g $3 exitleft.pml | tail -80
 		fail=1
