@@ -135,6 +135,10 @@ static inline int line_teardown(void **state)
 	for (size_t i = 0; i < l->n; i++)
 		if (l->e[i].started)
 			entrant_result(&l->e[i]);
+	/* Pending enters are collected (S24): a ticket promoted while pending heads. */
+	for (size_t i = 0; i < l->n; i++)
+		if (l->t[i] && exitleft_enter_cancel(l->t[i]) == EXITLEFT_HEAD)
+			assert_int_equal(exitleft_exit(l->t[i]), 0);
 	if ((h = head_of(l->s)))
 		assert_int_equal(exitleft_exit(h), 0);
 	check_stage(l->s);

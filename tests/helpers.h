@@ -16,6 +16,7 @@
 #define EXITLEFT_TEST_HELPERS_H
 
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <semaphore.h>
 #include <setjmp.h>
@@ -357,6 +358,25 @@ static inline bool someone_heads_if_anyone_waits(exitleft_stage *s)
 	return ok;
 }
 
+/* Whether `fd` is readable now (poll with no wait). */
+static inline bool fd_readable(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+
+	return poll(&p, 1, 0) == 1 && (p.revents & POLLIN);
+}
+
+/* The descriptor of `t` as the library keeps it: -1 until exitleft_ticket_fd(). */
+static inline int fd_of(exitleft_ticket *t)
+{
+	int fd;
+
+	pthread_mutex_lock(&t->stage->lock);
+	fd = t->fd;
+	pthread_mutex_unlock(&t->stage->lock);
+	return fd;
+}
+
 /* Checks every invariant stated above struct exitleft_stage; lock taken inside. */
 static inline void check_stage(exitleft_stage *s)
 {
@@ -371,6 +391,12 @@ static inline void check_stage(exitleft_stage *s)
 		waiting += t->state == TICKET_WAITING;
 		if (t->state == TICKET_HEAD || t->state == TICKET_PROMOTED)
 			assert_ptr_equal(s->head, t);
+		/* S26: pending only while in enter, its descriptor readable exactly while the
+		 * pending enter is decided and not collected. */
+		assert_true(!t->pending || t->state >= TICKET_WAITING);
+		if (t->fd >= 0)
+			assert_int_equal(fd_readable(t->fd),
+					 t->pending && t->state != TICKET_WAITING);
 	}
 	DL_FOREACH(s->queue, t) {
 		queued++;

@@ -4,7 +4,7 @@
 # usage: check.sh MODEL WORKDIR
 # Runs each configuration below: spin -a, a C compiler builds pan, pan searches. Safety runs
 # are exhaustive (-DCOLLAPSE only compresses states, losing none); liveness runs check the
-# LTL claim `terminates` under weak fairness. Four mutants of the model must fail, so the
+# LTL claim `terminates` under weak fairness. Five mutants of the model must fail, so the
 # properties are known to bite. EXITLEFT_MODEL_DEEP=1 adds a bitstate search of the whole
 # model with every feature on, stopped after EXITLEFT_MODEL_DEEP_MINUTES (default 3; the
 # whole search, 3.7 * 10^8 states, takes about 7 minutes here).
@@ -102,10 +102,18 @@ run mutant-timeout-wins fail "$none -DROUNDS=2 -DBUG_TIMEOUT_WINS" "$safety" ""
 run mutant-ignore-in-flight fail "$none -DROUNDS=1 -DNOTIFIES=1 -DSPURIOUS=1 \
 	-DBUG_IGNORE_IN_FLIGHT" "$safety" ""
 run mutant-no-promote-at-out fail "$none -DROUNDS=2 -DNOTIFIES=1 -DBUG_NO_PROMOTE_AT_OUT" "$safety" ""
+# Pending tickets (exitleft_enter_start): polled once decided, cancelled at any time, their
+# descriptor asked for at any time, racing promotion, notification, close and the deferral.
+run pending pass "$none -DNT=2 -DROUNDS=2 -DPENDING=1 -DNOTIFIES=1 -DCLOSE=1" "$safety" ""
+run pending-three pass "$none -DROUNDS=1 -DPENDING=1 -DNOTIFIES=1" "$safety" ""
+run terminates-pending pass "$none -DNT=2 -DROUNDS=2 -DPENDING=1 -DNOTIFIES=1 -DCLOSE=1" \
+	"$live" "-a -f"
+run mutant-cancel-swallows fail "$none -DROUNDS=1 -DPENDING=1 -DBUG_CANCEL_SWALLOWS" \
+	"$safety" ""
 run mutant-drop-before-lock fail "$none -DROUNDS=1 -DNOTIFIES=1 -DBUG_DROP_BEFORE_LOCK" \
 	"$safety" ""
 if [ "${EXITLEFT_MODEL_DEEP:-0}" = 1 ]; then
-	run everything-bitstate pass "-DROUNDS=1" "-DSAFETY -DNOCLAIM -DBITSTATE" \
+	run everything-bitstate pass "-DROUNDS=1 -DPENDING=1" "-DSAFETY -DNOCLAIM -DBITSTATE" \
 		"-w30 -Q${EXITLEFT_MODEL_DEEP_MINUTES:-3}"
 fi
 

@@ -5,8 +5,10 @@
  * i's; a freed record is either kept as a spare, its condvar alive, or destroyed), a notifier
  * thread without a ticket, a closer, and a main thread that frees the stage at the end.
  * Each thread runs ROUNDS times: take its mail, exitleft_enter() with no deadline, a past one
- * or a future one, and as head notify or deliver to someone, then exitleft_exit() or
- * exitleft_ticket_free() instead (and take a new ticket).
+ * or a future one, or (PENDING) exitleft_enter_start() and then exitleft_enter_poll() once
+ * decided or exitleft_enter_cancel() at any time, its descriptor asked for at any time; and
+ * as head notify or deliver to someone, then exitleft_exit() or exitleft_ticket_free()
+ * instead (and take a new ticket).
  *
  * Every section of the C code that runs under stage->lock is one atomic step here: the mutex
  * makes those sections indivisible with respect to each other, and everything they touch is
@@ -38,16 +40,22 @@
  *   S13  a waiter taken out of line by the close returns CLOSED or TOKEN;
  *   lifetime: no signal reaches a destroyed condvar or a freed stage, and no waker
  *        takes the stage's lock after the stage was freed;
+ *   S22-S26 a pending ticket is a waiter like the others (the properties above hold for it),
+ *        a decision reaches it through its descriptor, which is written only while open
+ *        and is readable exactly while a pending enter is decided and not collected, and a
+ *        cancel never swallows a decision (the S10 assertions);
  *   no deadlock: every process ends (spin's invalid end state check), with the stage
  *        headless, nobody in line and no wake in flight;
  *   every enter ends: LTL `terminates` (under weak fairness, spurious wakes bounded).
  *
  * The model is bounded by the macros below; check.sh runs several combinations. It also
- * checks that the model catches four known bugs (BUG_TIMEOUT_WINS: a waiter that trusts
+ * checks that the model catches five known bugs (BUG_TIMEOUT_WINS: a waiter that trusts
  * ETIMEDOUT swallows a promotion; BUG_IGNORE_IN_FLIGHT: a record's condvar destroyed while
  * a signal after unlock is on its way; BUG_NO_PROMOTE_AT_OUT: a last head defers but the
  * caller it deferred to does not promote it; BUG_DROP_BEFORE_LOCK: a waker that drops its
- * count before taking the lock to signal the freer, which may free the stage in between).
+ * count before taking the lock to signal the freer, which may free the stage in between;
+ * BUG_CANCEL_SWALLOWS: exitleft_enter_cancel() that takes a pending ticket out as TIMEOUT
+ * although a promotion reached it first).
  */
 
 #ifndef NT
@@ -71,6 +79,9 @@
 #ifndef CANCELS
 #define CANCELS 1	/* pthread_cancel of a thread blocked in enter */
 #endif
+#ifndef PENDING
+#define PENDING 0	/* an enter may be exitleft_enter_start()'s, polled or cancelled */
+#endif
 
 #define NONE 255
 
@@ -79,6 +90,7 @@
 #define EXITLEFT_TOKEN 2
 #define EXITLEFT_TIMEOUT 3
 #define EXITLEFT_CLOSED 4
+#define EXITLEFT_PENDING 5
 
 /* what pthread_cond_(timed)wait returned */
 #define WOKE 0
@@ -98,6 +110,9 @@ mtype state[NT];
 bool notified[NT];
 bool mail[NT];		/* the mailbox holds items (they coalesce in the model) */
 bool live[NT];		/* in the table */
+bool pend[NT];		/* t->pending: its enter is exitleft_enter_start()'s */
+bool fd_open[NT];	/* t->fd >= 0: exitleft_ticket_fd() made its descriptor */
+bool readable[NT];	/* the descriptor's eventfd counter is 1 */
 
 /* struct exitleft_stage */
 byte head = NONE;
@@ -151,6 +166,11 @@ inline invariant()
 		:: state[k] == TICKET_IDLE || state[k] == TICKET_WOKEN
 		fi;
 		assert(!pending[k] || notified[k]);	/* S6: recorded until seen */
+		/* S26: pending only inside an enter; the descriptor readable exactly while a
+		 * pending enter is decided and not collected */
+		assert(!pend[k] || (state[k] != TICKET_IDLE && state[k] != TICKET_HEAD));
+		assert(readable[k] == (fd_open[k] && pend[k] &&
+				       (state[k] == TICKET_WOKEN || state[k] == TICKET_PROMOTED)));
 		k++
 	:: else -> break
 	od;
@@ -258,10 +278,24 @@ inline notify_locked(t, wake)
 }
 
 /* stage.c: stage_unlock_wake, the part under the lock: in_flight raised before unlocking */
+/* ticket.c: ticket_fd_signal - under the lock; a write only to an open descriptor */
+inline fd_signal(t)
+{
+	if
+	:: fd_open[t] -> assert(!readable[t]); readable[t] = true	/* model: wake_fd */
+	:: else
+	fi
+}
+
+/*
+ * The part under the lock: a pending ticket's descriptor is written now (nothing is left
+ * in flight); for a blocked thread in_flight is raised before unlocking.
+ */
 inline wake_raise(wake)
 {
 	if
-	:: wake != NONE -> in_flight++; flying[wake]++
+	:: wake != NONE && pend[wake] -> fd_signal(wake); wake = NONE
+	:: wake != NONE && !pend[wake] -> in_flight++; flying[wake]++
 	:: else
 	fi
 }
@@ -386,6 +420,8 @@ inline ticket_free(me, next, last)
 		fi;
 		live[me] = false;
 		nlive--;
+		assert(!pend[me] && !readable[me]);
+		fd_open[me] = false;	/* model: fd_close, under the lock */
 		notified[me] = false;	/* dropped with the ticket, documented */
 		pending[me] = false;
 		record_put(me);
@@ -399,6 +435,20 @@ inline ticket_free(me, next, last)
 	   stage_unlock_wake(next);
 	   break
 	od
+}
+
+/* wait.c: enter_collect for a pending enter (exitleft_enter_poll, exitleft_enter_cancel) */
+inline collect(t, out)
+{
+	readable[t] = false;		/* ticket_fd_drain */
+	pend[t] = false;
+	if
+	:: state[t] == TICKET_PROMOTED -> state[t] = TICKET_HEAD; out = EXITLEFT_HEAD
+	:: state[t] == TICKET_WOKEN ->
+		state[t] = TICKET_IDLE;
+		outcome_idle(t, out);
+		assert(out == EXITLEFT_TOKEN || out == EXITLEFT_CLOSED)
+	fi
 }
 
 /* What exitleft_enter returned must be what happened to the ticket in this enter. */
@@ -441,6 +491,12 @@ proctype thread(byte me)
 			state[me] = TICKET_WAITING;	/* idle --enter--> waiting */
 			dl_append(me);
 			in_cond[me] = true		/* step cond_wait: unlocks and blocks */
+		:: out == 0 && deadline == FUTURE && PENDING ->
+			/* exitleft_enter_start: in line without a thread (S22); its deadline
+			 * is the loop's timer, which cancels */
+			state[me] = TICKET_WAITING;
+			pend[me] = true;
+			dl_append(me)
 		:: out != 0
 		fi;
 		if
@@ -455,7 +511,49 @@ proctype thread(byte me)
 		fi;
 		do
 		:: out != 0 -> break
-		:: out == 0 ->
+		:: out == 0 && pend[me] ->
+			/* exitleft_enter_poll once the descriptor is readable (or, without one,
+			 * polled until decided), exitleft_enter_cancel at any time, or the
+			 * descriptor asked for now: steps poll, cancel, ticket_fd */
+			if
+			:: atomic {
+				state[me] == TICKET_WOKEN || state[me] == TICKET_PROMOTED ->
+				collect(me, out);
+				enter_returns();
+				invariant()
+			   }
+			:: atomic {
+				if
+				:: state[me] == TICKET_WAITING ->	/* waiting --cancel--> idle */
+					dl_delete(me);
+					state[me] = TICKET_IDLE;
+					pend[me] = false;
+					out = EXITLEFT_TIMEOUT
+#ifdef BUG_CANCEL_SWALLOWS	/* cancel ignores a decision that came first */
+				:: state[me] != TICKET_WAITING ->
+					state[me] = TICKET_IDLE;
+					pend[me] = false;
+					readable[me] = false;
+					out = EXITLEFT_TIMEOUT
+#else
+				:: state[me] != TICKET_WAITING -> collect(me, out)	/* it wins */
+#endif
+				fi;
+				enter_returns();
+				invariant()
+			   }
+			:: atomic {
+				!fd_open[me] ->
+				fd_open[me] = true;
+				if
+				:: state[me] == TICKET_WOKEN || state[me] == TICKET_PROMOTED ->
+					readable[me] = true	/* decided already: readable at once */
+				:: else
+				fi;
+				invariant()
+			   }
+			fi
+		:: out == 0 && !pend[me] ->
 			/* step cond_woken: the wait returns, the lock not yet taken back */
 			atomic {
 				in_cond[me] ->
@@ -529,7 +627,11 @@ proctype thread(byte me)
 					:: else ->	/* a spare record, or a new one */
 						live[me] = true; nlive++;
 						destroyed[me] = false;
-						state[me] = TICKET_IDLE
+						state[me] = TICKET_IDLE;
+						if
+						:: PENDING -> fd_open[me] = true	/* asks at once */
+						:: true
+						fi
 					fi;
 					invariant()
 				}
@@ -599,7 +701,8 @@ proctype closer()
 			state[t] = TICKET_WOKEN;	/* waiting --close--> woken */
 			by_close[t] = true;
 			if
-			:: in_cond[t] -> signalled[t] = true
+			:: pend[t] -> fd_signal(t)
+			:: !pend[t] && in_cond[t] -> signalled[t] = true
 			:: else
 			fi
 		:: else -> break
