@@ -30,6 +30,9 @@ ids are never reused, so a late or stray id cannot hand over someone else's obje
 
 Free what you create (the with statement does it): a ticket before its stage, and take
 what a mailbox holds before freeing its ticket, as the C library requires.
+
+Since 1.2 a ticket can also wait without a thread, for event loops: Ticket.enter_start(),
+enter_poll() and enter_cancel() with the descriptor of Ticket.fd().
 """
 
 import ctypes
@@ -38,6 +41,7 @@ import itertools
 import os
 import threading
 import time
+from typing import Optional
 
 __all__ = ["Outcome", "Stage", "Ticket", "TOKEN_MAX", "library_version"]
 
@@ -84,6 +88,14 @@ try:
                        _c_size)
 except AttributeError:  # a 1.0 library
     _stage_stats = None
+try:
+    _ticket_fd = _fn("exitleft_ticket_fd", _c_int, _c_void_p)
+    _enter_start = _fn("exitleft_enter_start", _c_int, _c_void_p)
+    _enter_poll = _fn("exitleft_enter_poll", _c_int, _c_void_p)
+    _enter_cancel = _fn("exitleft_enter_cancel", _c_int, _c_void_p)
+    _ticket_limit = _fn("exitleft_ticket_limit", _c_int, _c_void_p, _c_size)
+except AttributeError:  # a 1.0 or 1.1 library
+    _ticket_fd = _enter_start = _enter_poll = _enter_cancel = _ticket_limit = None
 
 
 class Outcome(enum.IntEnum):
@@ -92,6 +104,7 @@ class Outcome(enum.IntEnum):
     TOKEN = 2    # the token was notified or the mailbox holds items: take() them
     TIMEOUT = 3  # the timeout passed; the thread holds nothing
     CLOSED = 4   # the stage was closed; the thread holds nothing
+    PENDING = 5  # since 1.2, enter_start() and enter_poll(): in line, not decided yet
 
 
 def _check(rc):
@@ -99,6 +112,12 @@ def _check(rc):
     if rc < 0:
         raise OSError(-rc, _strerror(rc).decode())
     return rc
+
+
+def _since_1_2(fn):
+    if fn is None:
+        raise NotImplementedError("pollable tickets need libexitleft 1.2")
+    return fn
 
 
 def _token(token):
@@ -153,7 +172,8 @@ class Stage:
         """Puts `obj` in the mailbox of the holder of `token` and wakes it.
 
         Returns False, keeping nothing, if no ticket holds the token. `obj` may be any
-        object but None (which take() returns for an empty mailbox)."""
+        object but None (which take() returns for an empty mailbox). A full mailbox
+        (Ticket.limit()) raises OSError ENOBUFS, keeping nothing either."""
         if obj is None:
             raise ValueError("None cannot be delivered: take() returns it for 'empty'")
         token = _token(token)
@@ -216,6 +236,40 @@ class Ticket:
     def exit(self):
         """Stops heading: the thread that has waited longest is promoted."""
         _check(_exit(self))
+
+    # --- Since 1.2: waiting without a thread -------------------------------------------
+
+    def fd(self) -> int:
+        """The ticket's descriptor (exitleft_ticket_fd): the same on every call, owned and
+        closed by the ticket. Readable exactly while a pending enter is decided and not yet
+        collected. Only watch it (select, add_reader): never read or close it."""
+        return _check(_since_1_2(_ticket_fd)(self))
+
+    def enter_start(self) -> Outcome:
+        """enter() that never blocks: HEAD, TOKEN or CLOSED when enter() would return at
+        once; otherwise the ticket waits in line, without a thread, and this returns
+        PENDING. A pending enter must be collected, by enter_poll() once fd() is readable
+        or by enter_cancel(): promoted while pending, the ticket heads the stage."""
+        return Outcome(_check(_since_1_2(_enter_start)(self)))
+
+    def enter_poll(self) -> Outcome:
+        """The pending enter's outcome, HEAD, TOKEN or CLOSED, once decided (exactly once;
+        the ticket is no longer pending), else PENDING. OSError EPERM if none is pending."""
+        return Outcome(_check(_since_1_2(_enter_poll)(self)))
+
+    def enter_cancel(self) -> Outcome:
+        """Gives the pending enter up: TIMEOUT if it was undecided (the ticket holds
+        nothing), else its outcome as enter_poll() would return it: a promotion or a
+        notification is never swallowed; on HEAD the caller heads and must exit().
+        OSError EPERM if none is pending."""
+        return Outcome(_check(_since_1_2(_enter_cancel)(self)))
+
+    def limit(self, max_items: int) -> None:
+        """Bounds the mailbox: while it holds max_items objects, Stage.deliver() to this
+        token raises OSError ENOBUFS and keeps nothing. 0 (the default) is no limit."""
+        if max_items < 0:
+            raise ValueError("a mailbox limit is 0 (none) or more")
+        _check(_since_1_2(_ticket_limit)(self, max_items))
 
     def take(self):
         """The oldest object in this ticket's mailbox, or None if it is empty."""

@@ -8,6 +8,7 @@ import errno
 import gc
 import os
 import queue
+import select
 import subprocess
 import sys
 import threading
@@ -28,6 +29,11 @@ def wait_until(predicate, what):
         if time.monotonic() > give_up:
             raise AssertionError(f"never happened: {what}")
         time.sleep(0.0005)
+
+
+def readable(fd, patience=0):
+    """Whether fd is readable, waiting for it at most `patience` seconds."""
+    return bool(select.select([fd], [], [], patience)[0])
 
 
 class Entrant(threading.Thread):
@@ -56,7 +62,7 @@ class Basics(unittest.TestCase):
             self.assertEqual(exitleft.library_version(), expected)
         else:
             self.assertRegex(exitleft.library_version(), r"^\d+\.\d+\.\d+$")
-        self.assertEqual([int(o) for o in Outcome], [1, 2, 3, 4])
+        self.assertEqual([int(o) for o in Outcome], [1, 2, 3, 4, 5])
 
     def test_errors_are_oserrors_with_errno_and_text(self):
         with exitleft.Stage() as stage, stage.ticket(b"a") as a:
@@ -311,6 +317,68 @@ with exitleft.Stage() as stage, stage.ticket(b"h") as h, stage.ticket(b"w") as w
             proc.wait()
             proc.stdout.close()
             proc.stderr.close()
+
+
+class Pollable(unittest.TestCase):
+    """The 1.2 calls as they are: enter_start, enter_poll, enter_cancel, fd, limit."""
+
+    def test_start_poll_and_the_descriptor(self):
+        with exitleft.Stage() as stage, stage.ticket(b"h") as h, stage.ticket(b"w") as w:
+            self.assertIs(h.enter_start(), Outcome.HEAD)  # headless: heads at once
+            fd = w.fd()
+            self.assertEqual(w.fd(), fd)  # the same descriptor on every call
+            self.assertIs(w.enter_start(), Outcome.PENDING)
+            self.assertEqual(stage.stats()["waiters"], 1)  # a waiter without a thread
+            self.assertFalse(readable(fd))
+            self.assertIs(w.enter_poll(), Outcome.PENDING)
+            for busy in (w.enter_start, lambda: w.enter(timeout=0), w.free):
+                with self.assertRaises(OSError) as cm:
+                    busy()
+                self.assertEqual(cm.exception.errno, errno.EBUSY)
+            h.exit()  # promotes the pending ticket: its descriptor turns readable
+            self.assertTrue(readable(fd, PATIENCE))
+            self.assertIs(w.enter_poll(), Outcome.HEAD)  # collected exactly once
+            self.assertFalse(readable(fd))
+            for undecided in (w.enter_poll, w.enter_cancel):
+                with self.assertRaises(OSError) as cm:
+                    undecided()
+                self.assertEqual(cm.exception.errno, errno.EPERM)
+            w.exit()
+
+    def test_cancel_gives_up_or_keeps_the_decision(self):
+        with exitleft.Stage() as stage, stage.ticket(b"h") as h, stage.ticket(b"w") as w:
+            self.assertIs(h.enter(), Outcome.HEAD)
+            self.assertIs(w.enter_start(), Outcome.PENDING)
+            self.assertIs(w.enter_cancel(), Outcome.TIMEOUT)  # undecided: out of line
+            self.assertEqual(stage.stats()["waiters"], 0)
+            # Decided before the cancel: the cancel returns the decision, never TIMEOUT.
+            self.assertIs(w.enter_start(), Outcome.PENDING)
+            stage.notify(b"w")
+            self.assertIs(w.enter_cancel(), Outcome.TOKEN)
+            self.assertIs(w.enter_start(), Outcome.PENDING)
+            h.exit()
+            self.assertIs(w.enter_cancel(), Outcome.HEAD)  # a promotion is never lost
+            self.assertIs(h.enter_start(), Outcome.PENDING)
+            stage.close()
+            self.assertIs(h.enter_cancel(), Outcome.CLOSED)
+            w.exit()
+
+    def test_limit_bounds_the_mailbox(self):
+        with exitleft.Stage() as stage, stage.ticket(b"r") as r:
+            r.limit(2)
+            self.assertTrue(stage.deliver(b"r", "one"))
+            self.assertTrue(stage.deliver(b"r", "two"))
+            with self.assertRaises(OSError) as cm:
+                stage.deliver(b"r", "three")
+            self.assertEqual(cm.exception.errno, errno.ENOBUFS)
+            self.assertEqual(len(stage._items), 2)  # the refused object is not kept
+            self.assertEqual(r.take(), "one")
+            self.assertTrue(stage.deliver(b"r", "three"))
+            r.limit(0)  # no limit
+            self.assertTrue(stage.deliver(b"r", "four"))
+            self.assertEqual([r.take() for _ in range(3)], ["two", "three", "four"])
+            with self.assertRaises(ValueError):
+                r.limit(-1)
 
 
 if __name__ == "__main__":
