@@ -32,9 +32,20 @@ Free what you create (the with statement does it): a ticket before its stage, an
 what a mailbox holds before freeing its ticket, as the C library requires.
 
 Since 1.2 a ticket can also wait without a thread, for event loops: Ticket.enter_start(),
-enter_poll() and enter_cancel() with the descriptor of Ticket.fd().
+enter_poll() and enter_cancel() with the descriptor of Ticket.fd(), and for asyncio
+Ticket.enter_async(), which waits in line while the loop runs other tasks:
+
+    async def serve(stage, me):
+        while True:
+            outcome = await me.enter_async(timeout=5)
+            if outcome is exitleft.Outcome.HEAD:
+                ...                          # read the resource, deliver, then:
+                me.exit()
+            elif outcome is exitleft.Outcome.TOKEN:
+                handle(me.take())
 """
 
+import asyncio
 import ctypes
 import enum
 import itertools
@@ -270,6 +281,66 @@ class Ticket:
         if max_items < 0:
             raise ValueError("a mailbox limit is 0 (none) or more")
         _check(_since_1_2(_ticket_limit)(self, max_items))
+
+    async def enter_async(self, timeout: Optional[float] = None) -> Outcome:
+        """enter() for asyncio: waits in line without blocking the event loop, which runs
+        other tasks meanwhile, and returns an Outcome. Use it from the loop's thread.
+
+        `timeout` is in seconds (None: no limit; 0 or less: a non-blocking try). When it
+        passes, the pending enter is cancelled with enter_cancel(), and what that returns is
+        returned: TIMEOUT, or the outcome decided at the last moment. As with enter(), a
+        HEAD outcome means the caller heads the stage and must call exit().
+
+        If the task is cancelled while it waits, the ticket leaves the line as a thread
+        cancelled in exitleft_enter() does, and CancelledError propagates. Nothing
+        decided for it is lost on the way: headship it was given meanwhile is passed on at
+        once (exit(): the next in line heads, the stage never stays headless with waiters);
+        a notification it was given is recorded again, so its next enter returns TOKEN at
+        once; delivered objects stay in its mailbox for take()."""
+        loop = asyncio.get_running_loop()
+        fd = self.fd()  # before the start: no error may leave the ticket pending, uncollected
+        outcome = self.enter_start()
+        if outcome is not Outcome.PENDING:
+            return outcome
+        if timeout is not None and timeout <= 0:
+            return self.enter_cancel()
+        woke: "asyncio.Future[bool]" = loop.create_future()
+
+        def wake(readable):
+            if not woke.done():
+                woke.set_result(readable)
+
+        try:
+            loop.add_reader(fd, wake, True)
+        except BaseException:  # a loop that cannot watch descriptors
+            self._abandon()
+            raise
+        timer = None if timeout is None else loop.call_later(timeout, wake, False)
+        try:
+            while True:
+                try:
+                    readable = await woke
+                except BaseException:  # CancelledError, or GeneratorExit: never awaited again
+                    self._abandon()
+                    raise
+                if not readable:
+                    return self.enter_cancel()  # the timeout: TIMEOUT, or the decision
+                outcome = self.enter_poll()
+                if outcome is not Outcome.PENDING:
+                    return outcome
+                woke = loop.create_future()  # readable, yet undecided: wait on
+        finally:
+            loop.remove_reader(fd)
+            if timer is not None:
+                timer.cancel()
+
+    def _abandon(self):
+        """Leaves the line for a cancelled enter_async(), handing on what reached it."""
+        outcome = self.enter_cancel()
+        if outcome is Outcome.HEAD:
+            self.exit()
+        elif outcome is Outcome.TOKEN:
+            self.stage.notify(self.token)
 
     def take(self):
         """The oldest object in this ticket's mailbox, or None if it is empty."""
