@@ -51,9 +51,9 @@ struct mailroom_box {
 };
 
 /*
- * The whole demo. The counters below `box` are written by the head only (headship passes
+ * The whole demo. routed, batches and lost are written by the head only (headship passes
  * through the stage's lock, which orders them) and read after the threads are joined;
- * `progress` is the one the loop reads while heads run.
+ * `progress` is the one count the loop reads while heads run, hence atomic.
  */
 struct mailroom {
 	exitleft_stage *stage;
