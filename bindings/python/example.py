@@ -1,4 +1,6 @@
-"""Two threads, one stage: the head routes an object to the other thread's token."""
+"""Two threads, one stage: the head routes an object to the other thread's token. Then the
+same with bob as an asyncio task, waiting in line without a thread (libexitleft 1.2)."""
+import asyncio
 import threading
 
 import exitleft
@@ -23,4 +25,21 @@ with exitleft.Stage() as stage, stage.ticket(b"alice") as alice, \
     stage.deliver(b"bob", {"hello": "from the head"})
     alice.exit()
     worker.join()
+
+    async def bob_task():
+        # The same wait as bob_main's, but the event loop runs other tasks meanwhile.
+        while (outcome := await bob.enter_async()) is Outcome.HEAD:
+            bob.exit()
+        if outcome is Outcome.TOKEN:
+            print("bob's task got:", bob.take())
+
+    async def alice_and_bob():
+        assert alice.enter() is Outcome.HEAD
+        task = asyncio.create_task(bob_task())
+        await asyncio.sleep(0)  # bob's task gets in line (or not: the item waits anyway)
+        stage.deliver(b"bob", {"hello": "from the head, to a task"})
+        alice.exit()
+        await task
+
+    asyncio.run(alice_and_bob())
     print("heads:", stage.stats()["heads"])

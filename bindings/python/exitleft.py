@@ -30,14 +30,29 @@ ids are never reused, so a late or stray id cannot hand over someone else's obje
 
 Free what you create (the with statement does it): a ticket before its stage, and take
 what a mailbox holds before freeing its ticket, as the C library requires.
+
+Since 1.2 a ticket can also wait without a thread, for event loops: Ticket.enter_start(),
+enter_poll() and enter_cancel() with the descriptor of Ticket.fd(), and for asyncio
+Ticket.enter_async(), which waits in line while the loop runs other tasks:
+
+    async def serve(stage, me):
+        while True:
+            outcome = await me.enter_async(timeout=5)
+            if outcome is exitleft.Outcome.HEAD:
+                ...                          # read the resource, deliver, then:
+                me.exit()
+            elif outcome is exitleft.Outcome.TOKEN:
+                handle(me.take())
 """
 
+import asyncio
 import ctypes
 import enum
 import itertools
 import os
 import threading
 import time
+from typing import Optional
 
 __all__ = ["Outcome", "Stage", "Ticket", "TOKEN_MAX", "library_version"]
 
@@ -84,6 +99,14 @@ try:
                        _c_size)
 except AttributeError:  # a 1.0 library
     _stage_stats = None
+try:
+    _ticket_fd = _fn("exitleft_ticket_fd", _c_int, _c_void_p)
+    _enter_start = _fn("exitleft_enter_start", _c_int, _c_void_p)
+    _enter_poll = _fn("exitleft_enter_poll", _c_int, _c_void_p)
+    _enter_cancel = _fn("exitleft_enter_cancel", _c_int, _c_void_p)
+    _ticket_limit = _fn("exitleft_ticket_limit", _c_int, _c_void_p, _c_size)
+except AttributeError:  # a 1.0 or 1.1 library
+    _ticket_fd = _enter_start = _enter_poll = _enter_cancel = _ticket_limit = None
 
 
 class Outcome(enum.IntEnum):
@@ -92,6 +115,7 @@ class Outcome(enum.IntEnum):
     TOKEN = 2    # the token was notified or the mailbox holds items: take() them
     TIMEOUT = 3  # the timeout passed; the thread holds nothing
     CLOSED = 4   # the stage was closed; the thread holds nothing
+    PENDING = 5  # since 1.2, enter_start() and enter_poll(): in line, not decided yet
 
 
 def _check(rc):
@@ -99,6 +123,12 @@ def _check(rc):
     if rc < 0:
         raise OSError(-rc, _strerror(rc).decode())
     return rc
+
+
+def _since_1_2(fn):
+    if fn is None:
+        raise NotImplementedError("pollable tickets need libexitleft 1.2")
+    return fn
 
 
 def _token(token):
@@ -153,7 +183,8 @@ class Stage:
         """Puts `obj` in the mailbox of the holder of `token` and wakes it.
 
         Returns False, keeping nothing, if no ticket holds the token. `obj` may be any
-        object but None (which take() returns for an empty mailbox)."""
+        object but None (which take() returns for an empty mailbox). A full mailbox
+        (Ticket.limit()) raises OSError ENOBUFS, keeping nothing either."""
         if obj is None:
             raise ValueError("None cannot be delivered: take() returns it for 'empty'")
         token = _token(token)
@@ -216,6 +247,100 @@ class Ticket:
     def exit(self):
         """Stops heading: the thread that has waited longest is promoted."""
         _check(_exit(self))
+
+    # --- Since 1.2: waiting without a thread -------------------------------------------
+
+    def fd(self) -> int:
+        """The ticket's descriptor (exitleft_ticket_fd): the same on every call, owned and
+        closed by the ticket. Readable exactly while a pending enter is decided and not yet
+        collected. Only watch it (select, add_reader): never read or close it."""
+        return _check(_since_1_2(_ticket_fd)(self))
+
+    def enter_start(self) -> Outcome:
+        """enter() that never blocks: HEAD, TOKEN or CLOSED when enter() would return at
+        once; otherwise the ticket waits in line, without a thread, and this returns
+        PENDING. A pending enter must be collected, by enter_poll() once fd() is readable
+        or by enter_cancel(): promoted while pending, the ticket heads the stage."""
+        return Outcome(_check(_since_1_2(_enter_start)(self)))
+
+    def enter_poll(self) -> Outcome:
+        """The pending enter's outcome, HEAD, TOKEN or CLOSED, once decided (exactly once;
+        the ticket is no longer pending), else PENDING. OSError EPERM if none is pending."""
+        return Outcome(_check(_since_1_2(_enter_poll)(self)))
+
+    def enter_cancel(self) -> Outcome:
+        """Gives the pending enter up: TIMEOUT if it was undecided (the ticket holds
+        nothing), else its outcome as enter_poll() would return it: a promotion or a
+        notification is never swallowed; on HEAD the caller heads and must exit().
+        OSError EPERM if none is pending."""
+        return Outcome(_check(_since_1_2(_enter_cancel)(self)))
+
+    def limit(self, max_items: int) -> None:
+        """Bounds the mailbox: while it holds max_items objects, Stage.deliver() to this
+        token raises OSError ENOBUFS and keeps nothing. 0 (the default) is no limit."""
+        if max_items < 0:
+            raise ValueError("a mailbox limit is 0 (none) or more")
+        _check(_since_1_2(_ticket_limit)(self, max_items))
+
+    async def enter_async(self, timeout: Optional[float] = None) -> Outcome:
+        """enter() for asyncio: waits in line without blocking the event loop, which runs
+        other tasks meanwhile, and returns an Outcome. Use it from the loop's thread.
+
+        `timeout` is in seconds (None: no limit; 0 or less: a non-blocking try). When it
+        passes, the pending enter is cancelled with enter_cancel(), and what that returns is
+        returned: TIMEOUT, or the outcome decided at the last moment. As with enter(), a
+        HEAD outcome means the caller heads the stage and must call exit().
+
+        If the task is cancelled while it waits, the ticket leaves the line as a thread
+        cancelled in exitleft_enter() does, and CancelledError propagates. Nothing
+        decided for it is lost on the way: headship it was given meanwhile is passed on at
+        once (exit(): the next in line heads, the stage never stays headless with waiters);
+        a notification it was given is recorded again, so its next enter returns TOKEN at
+        once; delivered objects stay in its mailbox for take()."""
+        loop = asyncio.get_running_loop()
+        fd = self.fd()  # before the start: no error may leave the ticket pending, uncollected
+        outcome = self.enter_start()
+        if outcome is not Outcome.PENDING:
+            return outcome
+        if timeout is not None and timeout <= 0:
+            return self.enter_cancel()
+        woke: "asyncio.Future[bool]" = loop.create_future()
+
+        def wake(readable):
+            if not woke.done():
+                woke.set_result(readable)
+
+        try:
+            loop.add_reader(fd, wake, True)
+        except BaseException:  # a loop that cannot watch descriptors
+            self._abandon()
+            raise
+        timer = None if timeout is None else loop.call_later(timeout, wake, False)
+        try:
+            while True:
+                try:
+                    readable = await woke
+                except BaseException:  # CancelledError, or GeneratorExit: never awaited again
+                    self._abandon()
+                    raise
+                if not readable:
+                    return self.enter_cancel()  # the timeout: TIMEOUT, or the decision
+                outcome = self.enter_poll()
+                if outcome is not Outcome.PENDING:
+                    return outcome
+                woke = loop.create_future()  # readable, yet undecided: wait on
+        finally:
+            loop.remove_reader(fd)
+            if timer is not None:
+                timer.cancel()
+
+    def _abandon(self):
+        """Leaves the line for a cancelled enter_async(), handing on what reached it."""
+        outcome = self.enter_cancel()
+        if outcome is Outcome.HEAD:
+            self.exit()
+        elif outcome is Outcome.TOKEN:
+            self.stage.notify(self.token)
 
     def take(self):
         """The oldest object in this ticket's mailbox, or None if it is empty."""

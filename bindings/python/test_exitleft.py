@@ -4,10 +4,12 @@ Run with the library to test in EXITLEFT_LIBRARY (meson test does) or installed:
     EXITLEFT_LIBRARY=build/libexitleft.so.1 python3 bindings/python/test_exitleft.py
 """
 
+import asyncio
 import errno
 import gc
 import os
 import queue
+import select
 import subprocess
 import sys
 import threading
@@ -28,6 +30,25 @@ def wait_until(predicate, what):
         if time.monotonic() > give_up:
             raise AssertionError(f"never happened: {what}")
         time.sleep(0.0005)
+
+
+async def until(predicate, what):
+    """wait_until() for a coroutine: lets the loop run while it waits for the state."""
+    give_up = time.monotonic() + PATIENCE
+    while not predicate():
+        if time.monotonic() > give_up:
+            raise AssertionError(f"never happened: {what}")
+        await asyncio.sleep(0.0005)
+
+
+async def outcome_of(task):
+    """The task's result, bounded: a task that never finishes fails the test."""
+    return await asyncio.wait_for(asyncio.shield(task), PATIENCE)
+
+
+def readable(fd, patience=0):
+    """Whether fd is readable, waiting for it at most `patience` seconds."""
+    return bool(select.select([fd], [], [], patience)[0])
 
 
 class Entrant(threading.Thread):
@@ -56,7 +77,7 @@ class Basics(unittest.TestCase):
             self.assertEqual(exitleft.library_version(), expected)
         else:
             self.assertRegex(exitleft.library_version(), r"^\d+\.\d+\.\d+$")
-        self.assertEqual([int(o) for o in Outcome], [1, 2, 3, 4])
+        self.assertEqual([int(o) for o in Outcome], [1, 2, 3, 4, 5])
 
     def test_errors_are_oserrors_with_errno_and_text(self):
         with exitleft.Stage() as stage, stage.ticket(b"a") as a:
@@ -311,6 +332,304 @@ with exitleft.Stage() as stage, stage.ticket(b"h") as h, stage.ticket(b"w") as w
             proc.wait()
             proc.stdout.close()
             proc.stderr.close()
+
+
+class Pollable(unittest.TestCase):
+    """The 1.2 calls as they are: enter_start, enter_poll, enter_cancel, fd, limit."""
+
+    def test_start_poll_and_the_descriptor(self):
+        with exitleft.Stage() as stage, stage.ticket(b"h") as h, stage.ticket(b"w") as w:
+            self.assertIs(h.enter_start(), Outcome.HEAD)  # headless: heads at once
+            fd = w.fd()
+            self.assertEqual(w.fd(), fd)  # the same descriptor on every call
+            self.assertIs(w.enter_start(), Outcome.PENDING)
+            self.assertEqual(stage.stats()["waiters"], 1)  # a waiter without a thread
+            self.assertFalse(readable(fd))
+            self.assertIs(w.enter_poll(), Outcome.PENDING)
+            for busy in (w.enter_start, lambda: w.enter(timeout=0), w.free):
+                with self.assertRaises(OSError) as cm:
+                    busy()
+                self.assertEqual(cm.exception.errno, errno.EBUSY)
+            h.exit()  # promotes the pending ticket: its descriptor turns readable
+            self.assertTrue(readable(fd, PATIENCE))
+            self.assertIs(w.enter_poll(), Outcome.HEAD)  # collected exactly once
+            self.assertFalse(readable(fd))
+            for undecided in (w.enter_poll, w.enter_cancel):
+                with self.assertRaises(OSError) as cm:
+                    undecided()
+                self.assertEqual(cm.exception.errno, errno.EPERM)
+            w.exit()
+
+    def test_cancel_gives_up_or_keeps_the_decision(self):
+        with exitleft.Stage() as stage, stage.ticket(b"h") as h, stage.ticket(b"w") as w:
+            self.assertIs(h.enter(), Outcome.HEAD)
+            self.assertIs(w.enter_start(), Outcome.PENDING)
+            self.assertIs(w.enter_cancel(), Outcome.TIMEOUT)  # undecided: out of line
+            self.assertEqual(stage.stats()["waiters"], 0)
+            # Decided before the cancel: the cancel returns the decision, never TIMEOUT.
+            self.assertIs(w.enter_start(), Outcome.PENDING)
+            stage.notify(b"w")
+            self.assertIs(w.enter_cancel(), Outcome.TOKEN)
+            self.assertIs(w.enter_start(), Outcome.PENDING)
+            h.exit()
+            self.assertIs(w.enter_cancel(), Outcome.HEAD)  # a promotion is never lost
+            self.assertIs(h.enter_start(), Outcome.PENDING)
+            stage.close()
+            self.assertIs(h.enter_cancel(), Outcome.CLOSED)
+            w.exit()
+
+    def test_limit_bounds_the_mailbox(self):
+        with exitleft.Stage() as stage, stage.ticket(b"r") as r:
+            r.limit(2)
+            self.assertTrue(stage.deliver(b"r", "one"))
+            self.assertTrue(stage.deliver(b"r", "two"))
+            with self.assertRaises(OSError) as cm:
+                stage.deliver(b"r", "three")
+            self.assertEqual(cm.exception.errno, errno.ENOBUFS)
+            self.assertEqual(len(stage._items), 2)  # the refused object is not kept
+            self.assertEqual(r.take(), "one")
+            self.assertTrue(stage.deliver(b"r", "three"))
+            r.limit(0)  # no limit
+            self.assertTrue(stage.deliver(b"r", "four"))
+            self.assertEqual([r.take() for _ in range(3)], ["two", "three", "four"])
+            with self.assertRaises(ValueError):
+                r.limit(-1)
+
+
+class Async(unittest.TestCase):
+    """enter_async(): tasks of one asyncio loop and plain threads sharing a stage."""
+
+    def run_async(self, scenario):
+        asyncio.run(asyncio.wait_for(scenario(), 4 * PATIENCE))
+
+    def test_promotion_order_across_tasks_and_threads(self):
+        """The line is one FIFO, whichever kind waits in it: tasks and threads alternate
+        in line, and each exit promotes the next, task or thread."""
+        async def scenario():
+            with exitleft.Stage() as stage, stage.ticket(b"head") as head:
+                self.assertIs(head.enter(), Outcome.HEAD)
+                kinds = ["task", "thread", "task", "task", "thread", "thread", "task"]
+                tickets = [stage.ticket(b"%s-%d" % (k.encode(), i))
+                           for i, k in enumerate(kinds)]
+                waiting = []
+                for i, (kind, t) in enumerate(zip(kinds, tickets)):
+                    if kind == "task":
+                        waiting.append(asyncio.create_task(t.enter_async()))
+                    else:
+                        waiting.append(Entrant(t))
+                    await until(lambda: stage.stats()["waiters"] == i + 1, "in line")
+                previous = head
+                for i, (t, w) in enumerate(zip(tickets, waiting)):
+                    previous.exit()
+                    if isinstance(w, Entrant):
+                        # Blocking the loop here is fine: the thread does not need it.
+                        self.assertIs(w.result(), Outcome.HEAD, kinds[i])
+                    else:
+                        self.assertIs(await outcome_of(w), Outcome.HEAD, kinds[i])
+                    # The others are still in line: only the first was promoted.
+                    self.assertEqual(stage.stats()["waiters"], len(tickets) - 1 - i)
+                    previous = t
+                previous.exit()
+                for t in tickets:
+                    t.free()
+
+        self.run_async(scenario)
+
+    def test_notifications_wake_only_their_task(self):
+        async def scenario():
+            n = 6
+            with exitleft.Stage() as stage, stage.ticket(b"head") as head:
+                self.assertIs(head.enter(), Outcome.HEAD)
+                tickets = [stage.ticket(b"t%d" % i) for i in range(n)]
+                thread_ticket = stage.ticket(b"thread")
+                tasks = [asyncio.create_task(t.enter_async()) for t in tickets]
+                entrant = Entrant(thread_ticket)
+                await until(lambda: stage.stats()["waiters"] == n + 1, "all in line")
+                # Out of order, so that FIFO position cannot be what picks the waker.
+                for k, i in enumerate([3, 0, 5, 1, 4, 2]):
+                    stage.deliver(tickets[i].token, ("for", i))
+                    self.assertIs(await outcome_of(tasks[i]), Outcome.TOKEN)
+                    self.assertEqual(tickets[i].take(), ("for", i))
+                    self.assertEqual(stage.stats()["waiters"], n - k)
+                    self.assertEqual(sum(t.done() for t in tasks), k + 1)
+                # A notification without an object, to the thread among the tasks.
+                self.assertTrue(stage.notify(b"thread"))
+                self.assertIs(entrant.result(), Outcome.TOKEN)
+                self.assertEqual(stage.stats()["waiters"], 0)
+                head.exit()
+                for t in tickets + [thread_ticket]:
+                    t.free()
+
+        self.run_async(scenario)
+
+    def test_timeouts(self):
+        async def scenario():
+            with exitleft.Stage() as stage, stage.ticket(b"h") as h, \
+                    stage.ticket(b"w") as w:
+                self.assertIs(h.enter(), Outcome.HEAD)
+                self.assertIs(await w.enter_async(timeout=0), Outcome.TIMEOUT)  # a try
+                # Only the deadline has to fire, nothing before it: checked from below.
+                start = time.monotonic()
+                self.assertIs(await w.enter_async(timeout=0.05), Outcome.TIMEOUT)
+                self.assertGreaterEqual(time.monotonic() - start, 0.05)
+                self.assertEqual(stage.stats()["waiters"], 0)
+                self.assertEqual(stage.stats()["timeouts"], 2)
+                # A task timing out leaves the line and nobody else: the thread in line
+                # before it still heads when the head exits. (Not the other way round: a
+                # thread getting in line behind it would race its deadline.)
+                with stage.ticket(b"t") as t:
+                    e = Entrant(t)
+                    await until(lambda: stage.stats()["waiters"] == 1, "the thread in line")
+                    self.assertIs(await w.enter_async(timeout=0.05), Outcome.TIMEOUT)
+                    self.assertEqual(stage.stats()["waiters"], 1)
+                    h.exit()
+                    self.assertIs(e.result(), Outcome.HEAD)
+                    t.exit()
+                # Promoted before its deadline: HEAD, and the timer is gone with the wait.
+                self.assertIs(h.enter(), Outcome.HEAD)
+                task = asyncio.create_task(w.enter_async(timeout=PATIENCE))
+                await until(lambda: stage.stats()["waiters"] == 1, "the task in line")
+                h.exit()
+                self.assertIs(await outcome_of(task), Outcome.HEAD)
+                w.exit()
+
+        self.run_async(scenario)
+
+    def test_cancelled_task_hands_on_what_reached_it(self):
+        """A task cancelled after its enter was decided: headship goes on to the next in
+        line, a notification is recorded again, objects stay in the mailbox."""
+        async def scenario():
+            with exitleft.Stage() as stage, stage.ticket(b"h") as h, \
+                    stage.ticket(b"a") as a, stage.ticket(b"t") as t:
+                self.assertIs(h.enter(), Outcome.HEAD)
+                # Undecided: it just leaves the line.
+                task = asyncio.create_task(a.enter_async())
+                await until(lambda: stage.stats()["waiters"] == 1, "the task in line")
+                task.cancel()
+                with self.assertRaises(asyncio.CancelledError):
+                    await task
+                self.assertEqual(stage.stats()["waiters"], 0)
+                # Promoted, then cancelled before it could run: the thread behind heads.
+                task = asyncio.create_task(a.enter_async())
+                await until(lambda: stage.stats()["waiters"] == 1, "the task in line")
+                e = Entrant(t)
+                await until(lambda: stage.stats()["waiters"] == 2, "both in line")
+                h.exit()  # promotes the task; nothing lets the loop run before the cancel
+                task.cancel()
+                with self.assertRaises(asyncio.CancelledError):
+                    await task
+                self.assertIs(e.result(), Outcome.HEAD)
+                # Notified, then cancelled: the next enter returns TOKEN at once.
+                task = asyncio.create_task(a.enter_async())
+                await until(lambda: stage.stats()["waiters"] == 1, "the task in line")
+                stage.notify(b"a")
+                task.cancel()
+                with self.assertRaises(asyncio.CancelledError):
+                    await task
+                self.assertIs(a.enter(timeout=0), Outcome.TOKEN)
+                # Delivered to, then cancelled: the object waits in the mailbox.
+                task = asyncio.create_task(a.enter_async())
+                await until(lambda: stage.stats()["waiters"] == 1, "the task in line")
+                stage.deliver(b"a", "kept")
+                task.cancel()
+                with self.assertRaises(asyncio.CancelledError):
+                    await task
+                self.assertIs(a.enter(timeout=0), Outcome.TOKEN)
+                self.assertEqual(a.take(), "kept")
+                t.exit()
+
+        self.run_async(scenario)
+
+    def test_close_ends_every_async_wait(self):
+        async def scenario():
+            with exitleft.Stage() as stage, stage.ticket(b"h") as h:
+                self.assertIs(h.enter(), Outcome.HEAD)
+                tickets = [stage.ticket(b"w%d" % i) for i in range(4)]
+                tasks = [asyncio.create_task(t.enter_async()) for t in tickets]
+                await until(lambda: stage.stats()["waiters"] == 4, "four in line")
+                stage.close()
+                self.assertEqual([await outcome_of(t) for t in tasks], [Outcome.CLOSED] * 4)
+                h.exit()
+                for t in tickets:
+                    t.free()
+
+        self.run_async(scenario)
+
+    def test_tasks_and_threads_route_a_shared_resource(self):
+        """Workers of both kinds share one 'resource' (a queue of events for their tokens):
+        whoever heads, task or thread, reads a few events and delivers each to its owner;
+        every worker receives exactly its own events, in order."""
+        n_tasks, n_threads, per_worker = 5, 3, 120
+        tokens = [b"task-%d" % i for i in range(n_tasks)] + \
+                 [b"thread-%d" % i for i in range(n_threads)]
+        resource = queue.Queue()
+        sent = {tok: [] for tok in tokens}
+        for seq in range(per_worker):
+            for tok in tokens:
+                sent[tok].append((tok, seq))
+                resource.put((tok, seq))
+        got = {tok: [] for tok in tokens}
+        headed = {tok: 0 for tok in tokens}
+        errors = []
+
+        def head_round(stage, ticket):
+            headed[ticket.token] += 1
+            for _ in range(8):
+                try:
+                    event = resource.get_nowait()
+                except queue.Empty:
+                    break
+                self.assertTrue(stage.deliver(event[0], event))
+            ticket.exit()
+
+        def take_all(ticket):
+            while (item := ticket.take()) is not None:
+                got[ticket.token].append(item)
+            return len(got[ticket.token]) == per_worker
+
+        def thread_work(stage, ticket):
+            try:
+                while not take_all(ticket):
+                    outcome = ticket.enter(timeout=PATIENCE)
+                    if outcome is Outcome.HEAD:
+                        head_round(stage, ticket)
+                    elif outcome is not Outcome.TOKEN:
+                        raise AssertionError(f"{ticket.token}: {outcome!r}")
+            except BaseException as e:  # reported by the main thread
+                errors.append(e)
+
+        async def task_work(stage, ticket):
+            while not take_all(ticket):
+                outcome = await ticket.enter_async(timeout=PATIENCE)
+                if outcome is Outcome.HEAD:
+                    head_round(stage, ticket)
+                elif outcome is not Outcome.TOKEN:
+                    raise AssertionError(f"{ticket.token}: {outcome!r}")
+
+        async def scenario():
+            with exitleft.Stage() as stage:
+                tickets = [stage.ticket(tok) for tok in tokens]
+                tasks = [asyncio.create_task(task_work(stage, t)) for t in tickets[:n_tasks]]
+                # A task heads first, on the empty stage: whatever the threads do later,
+                # the tasks' side of heading is exercised.
+                await until(lambda: any(headed[t.token] for t in tickets[:n_tasks]),
+                            "a task heading")
+                threads = [threading.Thread(target=thread_work, args=(stage, t))
+                           for t in tickets[n_tasks:]]
+                for th in threads:
+                    th.start()
+                await asyncio.gather(*tasks)
+                for th in threads:
+                    await asyncio.get_running_loop().run_in_executor(None, th.join, PATIENCE)
+                self.assertFalse(any(th.is_alive() for th in threads), "a thread hangs")
+                self.assertEqual(errors, [])
+                for t in tickets:
+                    t.free()
+
+        self.run_async(scenario)
+        for tok in tokens:
+            self.assertEqual(got[tok], sent[tok])
+        self.assertGreater(sum(headed[t] for t in tokens[:n_tasks]), 0)
 
 
 if __name__ == "__main__":
