@@ -19,7 +19,7 @@ cd "$(dirname "$0")/.."
 . scripts/deps.sh
 need_packages meson ninja-build pkg-config gcc g++ clang libclang-rt-14-dev libc6-dev \
 	uthash-dev libcmocka-dev valgrind binutils python3 socat abigail-tools mandoc \
-	groff-base build-essential debhelper lintian pkgconf git spin
+	groff-base build-essential debhelper lintian pkgconf git spin libuv1-dev
 
 status=0
 logs=

@@ -174,8 +174,13 @@ static void enter_line(struct exitleft_ticket *t, bool pending)
 	DL_APPEND(t->stage->queue, t);
 }
 
-/* The outcome of a decided enter (woken or promoted), now taken: the ticket is idle or
- * heads. Lock held. */
+/*
+ * The outcome of a decided enter (woken or promoted), now taken: the ticket is idle or
+ * heads. A woken ticket was notified, delivered to or closed on: TOKEN or CLOSED, in the
+ * order of S7. Its owner may have taken the delivered items while its enter was pending;
+ * the decision was TOKEN all the same (never headship: a woken ticket is out of line).
+ * Lock held.
+ */
 static int enter_collect(struct exitleft_ticket *t)
 {
 	t->pending = false;
@@ -184,7 +189,10 @@ static int enter_collect(struct exitleft_ticket *t)
 		return EXITLEFT_HEAD;
 	}
 	t->state = TICKET_IDLE;			/* model: woken --return--> idle */
-	return outcome_idle(t);			/* TOKEN, or CLOSED */
+	if (!t->notified && !t->mail_first && t->stage->closed)
+		return EXITLEFT_CLOSED;
+	t->notified = false;			/* S6 */
+	return EXITLEFT_TOKEN;
 }
 
 /* Counts an outcome where it is final: a promotion that a cancelled waiter passed on never
