@@ -158,7 +158,7 @@ TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
 # right. test_cancel and the cancel stress are left out: neither tool sees glibc retake the
 # mutex when a cancelled condvar wait runs its cleanup handler, so both would report the
 # handler's locked accesses as unlocked; the TSan runs cover cancellation.
-threaded_tests='tokens handoff notify timeout close mailbox lifetime spurious stress stress-spurious'
+threaded_tests='tokens handoff notify timeout close mailbox lifetime pending spurious stress stress-spurious'
 for tool in helgrind drd; do
 	# shellcheck disable=SC2086
 	EXITLEFT_STRESS_MS=2000 EXITLEFT_STRESS_THREADS=6 EXITLEFT_CANCEL_ROUNDS=0 \

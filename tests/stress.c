@@ -6,6 +6,9 @@
  * (already past, up to 100 us, or a few ms: any outcome is fine, they only vary the mix),
  * and as head notify or deliver to random workers before exiting (or freeing its ticket
  * instead). Any worker notifies at times. The run's time starts once every worker runs.
+ * Odd workers enter as an event loop would (since 1.2): exitleft_enter_start(), poll() on
+ * the ticket's descriptor until the deadline, then exitleft_enter_poll(), or
+ * exitleft_enter_cancel() when poll() timed out.
  *
  * What it asserts:
  *   - never two heads: a counter raised at HEAD and lowered before exit never exceeds 1;
@@ -14,6 +17,7 @@
  *     when it gives its ticket up. Once everything stops, a ticket with acked < sent must
  *     return EXITLEFT_TOKEN at once;
  *   - every delivered item is taken exactly once;
+ *   - a descriptor that poll() finds readable always has a decided enter behind it;
  *   - the stage's invariants hold whenever the main thread looks, and every thread ends.
  * Then the same again with the stage closed in the middle of the run, then the mix again with
  * 2, 8 and 64 threads (a quarter of the time each).
@@ -140,6 +144,33 @@ static void notify_someone(struct worker *w, int with_item)
 	}
 }
 
+/* The pending way in: start, wait for the descriptor until `d`, collect or cancel. */
+static int enter_pending(struct worker *w, const struct timespec *d)
+{
+	int rc = exitleft_enter_start(w->ticket);
+	int fd = exitleft_ticket_fd(w->ticket);
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+
+	assert_true(fd >= 0);
+	if (rc != EXITLEFT_PENDING)
+		return rc;
+	for (;;) {
+		int64_t left_ns = ns_of(*d) - mono_ns();
+		int ms = left_ns <= 0 ? 0 : (int)(left_ns / 1000000) + 1;
+		int n = poll(&p, 1, ms);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n == 1) {
+			rc = exitleft_enter_poll(w->ticket);
+			assert_int_not_equal(rc, EXITLEFT_PENDING);	/* no futile wake */
+			return rc;
+		}
+		assert_int_equal(n, 0);
+		return exitleft_enter_cancel(w->ticket);	/* a decision may still win */
+	}
+}
+
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
@@ -159,7 +190,7 @@ static void *worker_main(void *arg)
 			d = mono_in_ns(rand_r(&w->seed) % 100000);
 		else
 			d = mono_in_ms(2);
-		switch (exitleft_enter(w->ticket, &d)) {
+		switch (w->idx % 2 ? enter_pending(w, &d) : exitleft_enter(w->ticket, &d)) {
 		case EXITLEFT_HEAD:
 			w->heads++;
 			if (atomic_fetch_add(&sh->heads_now, 1) != 0)

@@ -144,6 +144,22 @@ static void s22_pending_last_head_defers_to_a_caller_at_the_lock(void **state)
 	assert_int_equal(collect(h), EXITLEFT_HEAD);
 }
 
+/* A pending ticket decided by a delivery stays TOKEN when its owner takes the item before
+ * it polls: the decision is never turned into headship of the headless stage. */
+static void s23_items_taken_before_the_poll_leave_it_token(void **state)
+{
+	struct line *l = *state;
+	exitleft_ticket *p = line_ticket(l, "p");
+	void *item;
+
+	pend(p);
+	assert_int_equal(exitleft_deliver(l->s, "p", 1, &item), 1);
+	assert_int_equal(exitleft_take(p, &item), 1);
+	line_free(l, l->head);				/* the stage is headless now */
+	assert_int_equal(collect(p), EXITLEFT_TOKEN);
+	assert_null(head_of(l->s));
+}
+
 /* S23: the outcome comes once; then the ticket is idle or heads, no longer pending. */
 static void s23_poll_gives_the_outcome_exactly_once(void **state)
 {
@@ -327,6 +343,7 @@ int main(void)
 		LINE_TEST(s22_notify_deliver_and_close_decide_a_pending_enter),
 		LINE_TEST(s22_pending_last_head_defers_to_a_caller_at_the_lock),
 		LINE_TEST(s23_poll_gives_the_outcome_exactly_once),
+		LINE_TEST(s23_items_taken_before_the_poll_leave_it_token),
 		LINE_TEST(s24_cancel_never_swallows_a_decision),
 		LINE_TEST(s25_a_pending_ticket_is_busy),
 		LINE_TEST(s26_the_descriptor_is_the_tickets_own),
