@@ -273,6 +273,11 @@ impl<I> From<Undelivered<I>> for io::Error {
 /// A ticket for one token on a stage. Send (it may move to another thread) but not Sync:
 /// one thread at a time uses it, as the library requires. Dropping it drops what its mailbox
 /// holds, gives up a pending enter, exits if it heads the stage, and frees its token.
+///
+/// ```compile_fail
+/// fn sync<T: Sync>() {}
+/// sync::<exitleft::Ticket<()>>(); // a ticket is not shared between threads
+/// ```
 pub struct Ticket<I = ()> {
     stage: Stage<I>,
     raw: NonNull<sys::exitleft_ticket>,
