@@ -143,6 +143,11 @@ impl<T: Hash + Eq + Clone, R, B> Stage<T, R, B> {
         &self.resource
     }
 
+    /// The core stage's counters: not part of exit_left's surface, an addition.
+    pub fn stats(&self) -> crate::Stats {
+        self.shared.stage.stats().expect("exitleft_stage_stats")
+    }
+
     fn director(&self) -> &Director<T, R, B> {
         // SAFETY: Director is a repr(transparent) wrapper of Stage.
         unsafe { &*(self as *const Stage<T, R, B> as *const Director<T, R, B>) }
