@@ -339,7 +339,10 @@ class Ticket {
         return reject(err);
       }
       if (timeoutMs !== undefined && timeoutMs !== null && timeoutMs !== Infinity) {
-        if (!(timeoutMs > 0)) return poller.cancel(entry) || undefined;
+        if (!(timeoutMs > 0)) { // a try: give the pending enter up at once
+          poller.cancel(entry);
+          return;
+        }
         entry.timer = setTimeout(() => poller.cancel(entry), timeoutMs);
       }
       poller.add(entry);
