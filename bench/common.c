@@ -12,6 +12,8 @@
 
 static const char *const impl_names[NIMPL] = {
 	[IMPL_STAGE] = "stage",
+	[IMPL_STAGE_FD] = "stage-fd",
+	[IMPL_STAGE_FD_EPOLL] = "stage-fd-epoll",
 	[IMPL_FLOOR] = "floor",
 	[IMPL_BROADCAST] = "broadcast",
 	[IMPL_MUTEX] = "mutex",

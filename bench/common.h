@@ -7,11 +7,14 @@
 
 /*
  * The implementations the benches compare, named in the CSV's impl column by impl_name().
- * exitleft-bench runs stage, floor, broadcast and mutex; exitleft-udp-bench stage,
- * broadcast, dispatcher and connected.
+ * exitleft-bench runs stage, stage-fd, stage-fd-epoll, floor, broadcast and mutex;
+ * exitleft-udp-bench stage, broadcast, dispatcher and connected.
  */
 enum impl {
-	IMPL_STAGE,		/* libexitleft */
+	IMPL_STAGE,		/* libexitleft, a thread blocked in exitleft_enter() per waiter */
+	IMPL_STAGE_FD,		/* libexitleft, a pending ticket per waiter, its thread in poll() */
+	IMPL_STAGE_FD_EPOLL,	/* notify: one thread holds every waiter's pending ticket in
+				 * one epoll set */
 	IMPL_FLOOR,		/* two threads ping-ponging, a condvar each: one wake per sample */
 	IMPL_BROADCAST,		/* one mutex, one condvar for every waiter, broadcast */
 	IMPL_MUTEX,		/* a plain mutex handed from holder to holder */

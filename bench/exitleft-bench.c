@@ -29,8 +29,11 @@ static const int thread_counts[] = { 2, 4, 8, 16, 64 };
 static const long ticket_counts[] = { 10, 1000, 100000, 1000000 };
 #define NTICKETS (int)(sizeof(ticket_counts) / sizeof(ticket_counts[0]))
 #define NTICKETS_QUICK 2
-static const enum impl handoff_impls[] = { IMPL_STAGE, IMPL_BROADCAST, IMPL_MUTEX };
-static const enum impl notify_impls[] = { IMPL_STAGE, IMPL_BROADCAST };
+static const enum impl handoff_impls[] = { IMPL_STAGE, IMPL_STAGE_FD, IMPL_BROADCAST,
+					    IMPL_MUTEX };
+static const enum impl notify_impls[] = { IMPL_STAGE, IMPL_STAGE_FD, IMPL_STAGE_FD_EPOLL,
+					   IMPL_BROADCAST };
+#define NELEM(a) (int)(sizeof(a) / sizeof((a)[0]))
 
 /* What the command line asked for. */
 struct options {
@@ -105,7 +108,7 @@ static void put_cell(double v, int width, const char *fmt)
 
 static void print_table_header(void)
 {
-	printf("%-17s %-9s %3s %8s %9s %9s %9s %10s %8s %7s %7s %5s %7s\n", "bench", "impl", "T",
+	printf("%-17s %-14s %3s %8s %9s %9s %9s %10s %8s %7s %7s %5s %7s\n", "bench", "impl", "T",
 	       "tickets", "p50_ns", "p99_ns", "max_ns", "ops/s", "cpu/op", "csw/op", "futile",
 	       "fair", "ratio");
 }
@@ -114,7 +117,7 @@ static void print_table_header(void)
  * same operation at the fewest tickets). */
 static void print_table(const struct row *r, const struct row *ref)
 {
-	printf("%-17s %-9s %3d %8ld", r->bench, impl_name(r->impl), r->threads, r->tickets);
+	printf("%-17s %-14s %3d %8ld", r->bench, impl_name(r->impl), r->threads, r->tickets);
 	put_cell(r->p50_ns, 9, "0");
 	put_cell(r->p99_ns, 9, "0");
 	put_cell(r->max_ns, 9, "0");
@@ -309,9 +312,9 @@ int main(int argc, char **argv)
 		print_table_header();
 	}
 	if (selected(&o, "handoff"))
-		sweep_contention(&o, &cfg, "handoff", handoff_impls, 3);
+		sweep_contention(&o, &cfg, "handoff", handoff_impls, NELEM(handoff_impls));
 	if (selected(&o, "notify"))
-		sweep_contention(&o, &cfg, "notify", notify_impls, 2);
+		sweep_contention(&o, &cfg, "notify", notify_impls, NELEM(notify_impls));
 	if (selected(&o, "scale"))
 		sweep_scale(&o);
 	if (!o.csv)

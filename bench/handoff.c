@@ -1,5 +1,6 @@
 /*
- * handoff.c - handoff latency: threads taking turns at heading the stage, the broadcast
+ * handoff.c - handoff latency: threads taking turns at heading the stage (blocked in
+ * exitleft_enter(), or pending and in poll() on the ticket's descriptor), the broadcast
  * peer, or a plain mutex
  *
  * Every case runs its threads through run_threads() (meter.c). A sample is the new head's
@@ -7,7 +8,10 @@
  * both CLOCK_MONOTONIC; the old head's stamp is ordered by the lock of the mechanism under
  * test (the stage's, or the peer's).
  */
+#include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <exitleft.h>
 
@@ -30,11 +34,13 @@ struct handoff {
 	atomic_ulong heads;
 };
 
-/* One handoff thread: its id and, for the stage, its ticket for the whole run. */
+/* One handoff thread: its id and, for the stage, its ticket for the whole run (and, for
+ * stage-fd, the ticket's descriptor, asked for before the run). */
 struct handoff_arg {
 	struct handoff *h;
 	int id;
 	exitleft_ticket *ticket;
+	int fd;
 	unsigned long handoffs, futile;		/* its own counts, added to the meter at the end */
 };
 
@@ -62,6 +68,27 @@ static void handoff_took(struct handoff_arg *a, uint64_t now, unsigned long aske
 	meter_fair(&h->m, heads - asked);
 }
 
+/*
+ * Waits for headship as an event loop would: starts the enter, sleeps in poll() on the
+ * ticket's descriptor, collects. A readable descriptor whose enter is still undecided is a
+ * futile wake (S26 says there are none).
+ */
+static int handoff_enter_fd(struct handoff_arg *a)
+{
+	int rc = exitleft_enter_start(a->ticket);
+
+	while (rc == EXITLEFT_PENDING) {
+		struct pollfd pfd = { .fd = a->fd, .events = POLLIN };
+
+		if (poll(&pfd, 1, -1) < 0 && errno != EINTR)
+			die("handoff: poll: %s", strerror(errno));
+		rc = exitleft_enter_poll(a->ticket);
+		if (rc == EXITLEFT_PENDING)
+			a->futile++;
+	}
+	return rc;
+}
+
 /* Waits for the turn as the run's impl does; returns the clock when it came. */
 static uint64_t handoff_acquire(struct handoff_arg *a)
 {
@@ -71,7 +98,8 @@ static uint64_t handoff_acquire(struct handoff_arg *a)
 
 	switch (h->impl) {
 	case IMPL_STAGE:
-		rc = exitleft_enter(a->ticket, NULL);
+	case IMPL_STAGE_FD:
+		rc = h->impl == IMPL_STAGE ? exitleft_enter(a->ticket, NULL) : handoff_enter_fd(a);
 		now = now_ns();
 		if (rc != EXITLEFT_HEAD)
 			die("handoff: enter returned %s", exitleft_strerror(rc));
@@ -94,6 +122,7 @@ static void handoff_release(struct handoff_arg *a)
 	h->last_stamp = now_ns();
 	switch (h->impl) {
 	case IMPL_STAGE:
+	case IMPL_STAGE_FD:
 		exitleft_exit(a->ticket);
 		break;
 	case IMPL_BROADCAST:
@@ -138,7 +167,7 @@ void bench_handoff(enum impl impl, int threads, const struct run_cfg *cfg, struc
 		die("out of memory");
 	meter_init(&h.m, threads);
 	atomic_init(&h.heads, 0);
-	if (impl == IMPL_STAGE) {
+	if (impl == IMPL_STAGE || impl == IMPL_STAGE_FD) {
 		if (exitleft_stage_new(&h.stage))
 			die("exitleft_stage_new");
 	} else if (impl == IMPL_BROADCAST) {
@@ -149,8 +178,12 @@ void bench_handoff(enum impl impl, int threads, const struct run_cfg *cfg, struc
 	for (int i = 0; i < threads; i++) {
 		args[i].h = &h;
 		args[i].id = i;
+		args[i].fd = -1;
 		if (h.stage && exitleft_ticket_new(h.stage, &i, sizeof(i), &args[i].ticket))
 			die("exitleft_ticket_new");
+		/* stage: the ticket never asks for a descriptor, and so has none (S26). */
+		if (impl == IMPL_STAGE_FD && (args[i].fd = exitleft_ticket_fd(args[i].ticket)) < 0)
+			die("exitleft_ticket_fd: %s", exitleft_strerror(args[i].fd));
 	}
 
 	*r = (struct row){ .bench = "handoff", .impl = impl, .threads = threads };

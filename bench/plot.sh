@@ -14,7 +14,7 @@ trap 'rm -rf "$tmp"' EXIT
 
 # One whitespace-separated file per bench and impl: T p50 p99.
 for bench in handoff notify; do
-	for impl in stage floor broadcast mutex; do
+	for impl in stage stage-fd stage-fd-epoll floor broadcast mutex; do
 		awk -F, -v b="$bench" -v i="$impl" '
 			$1 == b && $2 == i && i == "floor" {
 				for (t = 2; t <= 64; t *= 2) print t, $5, $6; next }
@@ -26,11 +26,12 @@ plot_panel() {
 	bench=$1
 	sep=""
 	cmd=""
-	for impl in stage floor broadcast mutex; do
+	for impl in stage stage-fd stage-fd-epoll floor broadcast mutex; do
 		f="$tmp/$bench-$impl.dat"
 		[ -s "$f" ] || continue
 		case $impl in
 		stage) c=1 ;; floor) c=2 ;; broadcast) c=3 ;; mutex) c=4 ;;
+		stage-fd) c=5 ;; stage-fd-epoll) c=6 ;;
 		esac
 		cmd="$cmd$sep'$f' using 1:2 with linespoints ls $c dt 1 title '$impl p50',"
 		cmd="$cmd '$f' using 1:3 with linespoints ls $c dt 2 title '$impl p99'"
@@ -52,12 +53,14 @@ plot_panel() {
 	echo "set xlabel 'threads T'"
 	echo "set ylabel 'ns'"
 	echo "set grid"
-	echo "set key below font ',9' maxrows 2"
+	echo "set key below font ',9' maxrows 3"
 	echo "set format y '%.0s%c'"
 	echo "set style line 1 lc rgb '#1f77b4' lw 2 pt 7"
 	echo "set style line 2 lc rgb '#555555' lw 2 pt 0"
 	echo "set style line 3 lc rgb '#d62728' lw 2 pt 5"
 	echo "set style line 4 lc rgb '#2ca02c' lw 2 pt 9"
+	echo "set style line 5 lc rgb '#9467bd' lw 2 pt 11"
+	echo "set style line 6 lc rgb '#ff7f0e' lw 2 pt 13"
 	plot_panel handoff
 	plot_panel notify
 	echo "unset multiplot"

@@ -166,8 +166,7 @@ void udp_deadline_ms(struct timespec *ts, unsigned ms)
 	}
 }
 
-/* The milliseconds asked for by a "sleep:<ms>:" prefix, or 0. */
-static unsigned echo_sleep_ms(const char *in, size_t len)
+unsigned udp_echo_sleep_ms(const char *in, size_t len)
 {
 	unsigned ms = 0;
 	size_t i = 6;
@@ -183,13 +182,12 @@ static unsigned echo_sleep_ms(const char *in, size_t len)
 
 bool udp_echo_slow(const char *in, size_t len)
 {
-	return echo_sleep_ms(in, len) > 0;
+	return udp_echo_sleep_ms(in, len) > 0;
 }
 
 size_t udp_echo_answer(uint64_t n, const char *in, size_t len, char *out, size_t cap)
 {
-	unsigned ms = echo_sleep_ms(in, len);
-	int head;
+	unsigned ms = udp_echo_sleep_ms(in, len);
 
 	if (ms) {
 		struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L };
@@ -197,7 +195,13 @@ size_t udp_echo_answer(uint64_t n, const char *in, size_t len, char *out, size_t
 		while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
 			;
 	}
-	head = snprintf(out, cap, "%llu ", (unsigned long long)n);
+	return udp_echo_format(n, in, len, out, cap);
+}
+
+size_t udp_echo_format(uint64_t n, const char *in, size_t len, char *out, size_t cap)
+{
+	int head = snprintf(out, cap, "%llu ", (unsigned long long)n);
+
 	if (head < 0 || (size_t)head >= cap)
 		return 0;
 	if (len > cap - (size_t)head)

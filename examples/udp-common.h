@@ -67,6 +67,15 @@ size_t udp_echo_answer(uint64_t n, const char *in, size_t len, char *out, size_t
 /* Whether answering `in` takes a while (a "sleep:" request): a head should step down first. */
 bool udp_echo_slow(const char *in, size_t len);
 
+/* How long answering `in` asks to sleep, in ms (at most UDP_SLEEP_MAX_MS; 0: not at all). */
+unsigned udp_echo_sleep_ms(const char *in, size_t len);
+
+/*
+ * udp_echo_answer() without the sleep, for a server that sleeps its own way (one that a
+ * shutdown can cut short): writes the answer into out and returns its length.
+ */
+size_t udp_echo_format(uint64_t n, const char *in, size_t len, char *out, size_t cap);
+
 /* Sorts v in place, ascending. */
 void udp_sort_u64(uint64_t *v, size_t n);
 

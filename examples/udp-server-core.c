@@ -6,7 +6,10 @@
  * enters the stage. As head it reads the socket: a datagram from its own peer it keeps and
  * answers at once, still heading; any other it delivers to the mailbox of the peer's ticket,
  * which wakes that thread and no other. A datagram from an unknown peer makes the head start
- * a thread for it, unless max_peers threads are alive. Headship rotates when the socket is
+ * a thread for it, unless max_peers threads are alive. Every peer's mailbox holds at most
+ * cfg->mailbox datagrams (exitleft_ticket_limit()): a peer sending faster than its thread
+ * answers has the rest dropped and counted (dropped_full), so no peer grows the server's
+ * memory without bound, and max_peers bounds the number of mailboxes. Headship rotates when the socket is
  * quiet for poll_ms, when the head's own peer has been idle too long, and before a slow
  * answer ("sleep:"): the head exits first, so that another thread reads while it works.
  *
@@ -68,7 +71,9 @@ struct peer {
 /*
  * A running server.
  *
- * lock guards peers, nlive, npending and peers_max, and is the mutex of nobody_cond.
+ * lock guards peers, nlive, npending, peers_max and closing, and is the mutex of
+ *   nobody_cond and closing_cond. closing is raised once, by server_shutdown(), with a
+ *   broadcast of closing_cond: a peer sleeping for a slow answer stops at once.
  *   nlive counts peers whose ticket is alive (what max_peers bounds); npending counts
  *   threads started and not yet joined, raised before pthread_create so that shutdown
  *   waits for a thread even before it is on the peers list.
@@ -83,6 +88,8 @@ struct server {
 	uint64_t end_ns;		/* when duration_ms passes, or 0 */
 	pthread_mutex_t lock;
 	pthread_cond_t nobody_cond;	/* signalled when nlive drops to 0 */
+	pthread_cond_t closing_cond;	/* broadcast when closing is raised */
+	bool closing;
 	struct peer *peers;
 	unsigned nlive, npending;
 	uint64_t peers_max;
@@ -145,6 +152,9 @@ static bool peer_spawn(struct server *srv, struct dgram *d)
 	p->addr = d->from;
 	if (exitleft_ticket_new(srv->stage, &p->addr.ss, p->addr.len, &p->ticket) < 0)
 		goto fail_peer;
+	/* Before the first delivery: no datagram ever reaches an unbounded mailbox. */
+	exitleft_ticket_limit(p->ticket, srv->cfg->mailbox ? srv->cfg->mailbox
+							   : UDP_SERVER_MAILBOX_DEFAULT);
 	if (exitleft_deliver(srv->stage, &p->addr.ss, p->addr.len, d) != 1)
 		goto fail_ticket;
 	pthread_attr_init(&attr);
@@ -172,14 +182,42 @@ fail:
 	return false;
 }
 
-/* Answers one datagram of the peer's own and frees it. */
+/*
+ * Sleeps `ms` for a slow answer, or less if the server stops meanwhile: returns false then.
+ * A signal only raises the stop flag; the listener sees it within LISTENER_NAP_MS and
+ * raises closing, which ends this wait.
+ */
+static bool peer_nap(struct server *srv, unsigned ms)
+{
+	struct timespec deadline;
+	bool closing;
+
+	udp_deadline_ms(&deadline, ms);
+	pthread_mutex_lock(&srv->lock);
+	while (!srv->closing) {
+		if (pthread_cond_timedwait(&srv->closing_cond, &srv->lock, &deadline) == ETIMEDOUT)
+			break;
+	}
+	closing = srv->closing;
+	pthread_mutex_unlock(&srv->lock);
+	return !closing;
+}
+
+/* Answers one datagram of the peer's own and frees it; drops it if the server stops during
+ * a slow answer's sleep. */
 static void peer_answer(struct peer *p, struct dgram *d)
 {
 	char out[UDP_DGRAM_MAX + 24];
+	unsigned ms = udp_echo_sleep_ms(d->data, d->len);
 	size_t len;
 
+	if (ms && !peer_nap(p->srv, ms)) {
+		free(d);
+		p->dropped++;
+		return;
+	}
 	p->last_ns = udp_now_ns();
-	len = udp_echo_answer(p->answered + 1, d->data, d->len, out, sizeof(out));
+	len = udp_echo_format(p->answered + 1, d->data, d->len, out, sizeof(out));
 
 	if (sendto(p->srv->cfg->fd, out, len, 0, (const struct sockaddr *)&d->from.ss,
 		   d->from.len) < 0)
@@ -238,6 +276,9 @@ static struct dgram *head_serve(struct server *srv, struct peer *self)
 		rc = exitleft_deliver(srv->stage, &d->from.ss, d->from.len, d);
 		if (rc == 1) {
 			st->delivered++;
+		} else if (rc == -ENOBUFS) {
+			st->dropped_full++;	/* its thread is behind by a whole mailbox */
+			free(d);
 		} else if (rc < 0 || !peer_spawn(srv, d)) {
 			if (rc < 0)
 				st->dropped_other++;
@@ -298,7 +339,9 @@ static void *peer_main(void *arg)
 		uint64_t until;
 		int rc;
 
-		while (exitleft_take(p->ticket, (void **)&d) == 1)
+		/* Stopping ends the answers too, not only the waits: a mailbox of slow
+		 * datagrams would otherwise hold the shutdown a second per datagram. */
+		while (!server_stopping(srv) && exitleft_take(p->ticket, (void **)&d) == 1)
 			peer_answer(p, d);
 		if (server_stopping(srv))
 			break;
@@ -342,6 +385,7 @@ static void stats_add(struct udp_server_stats *to, const struct peer *p)
 	to->retire_races += p->retire_races;
 	to->send_errors += p->send_errors;
 	to->dropped_other += p->dropped;
+	to->dropped_shutdown += p->dropped;
 	to->peers_retired += p->retired;
 }
 
@@ -420,10 +464,16 @@ static void listener_run(struct server *srv, exitleft_ticket *listener)
 	}
 }
 
-/* Stops everything: close the stage, wake the head, join every peer thread. */
+/* Stops everything: close the stage, wake the head and the sleepers, join every peer. */
 static void server_shutdown(struct server *srv)
 {
+	uint64_t begin = udp_now_ns();
+
 	atomic_store(srv->stop, true);
+	pthread_mutex_lock(&srv->lock);
+	srv->closing = true;
+	pthread_cond_broadcast(&srv->closing_cond);
+	pthread_mutex_unlock(&srv->lock);
 	exitleft_stage_close(srv->stage);
 	/* Wakes a head blocked in recvfrom() at once instead of after poll_ms. On an
 	 * unconnected socket Linux says ENOTCONN yet still shuts the reading side. */
@@ -434,6 +484,7 @@ static void server_shutdown(struct server *srv)
 		/* A head may be starting a thread right now; it is on the list in a moment. */
 		nanosleep(&ms, NULL);
 	}
+	srv->totals.shutdown_ns = udp_now_ns() - begin;
 }
 
 int udp_server_run(const struct udp_server_config *cfg, atomic_bool *stop,
@@ -465,6 +516,7 @@ int udp_server_run(const struct udp_server_config *cfg, atomic_bool *stop,
 	pthread_condattr_init(&cattr);
 	pthread_condattr_setclock(&cattr, CLOCK_MONOTONIC);	/* udp_deadline_ms() */
 	pthread_cond_init(&srv.nobody_cond, &cattr);
+	pthread_cond_init(&srv.closing_cond, &cattr);	/* peer_nap() */
 	pthread_condattr_destroy(&cattr);
 
 	listener_run(&srv, listener);
@@ -474,6 +526,7 @@ int udp_server_run(const struct udp_server_config *cfg, atomic_bool *stop,
 	if (rc == 0)
 		rc = exitleft_stage_free(srv.stage);
 	pthread_cond_destroy(&srv.nobody_cond);
+	pthread_cond_destroy(&srv.closing_cond);
 	pthread_mutex_destroy(&srv.lock);
 
 	*stats = srv.totals;
@@ -481,6 +534,7 @@ int udp_server_run(const struct udp_server_config *cfg, atomic_bool *stop,
 	stats->delivered = srv.by_head.delivered;
 	stats->kept = srv.by_head.kept;
 	stats->dropped_limit = srv.by_head.dropped_limit;
+	stats->dropped_full = srv.by_head.dropped_full;
 	stats->dropped_other += srv.by_head.dropped_other;
 	stats->peers_started = srv.by_head.peers_started;
 	stats->head_timeouts = srv.by_head.head_timeouts;

@@ -1,5 +1,5 @@
 #!/bin/sh
-# udp-test.sh SCENARIO SERVER CLIENT - one loopback test of exitleft-udp-server
+# udp-test.sh SCENARIO SERVER CLIENT [FLOOD] - one loopback test of exitleft-udp-server
 #
 # Starts the server on a free loopback port, runs a client against it, stops the server and
 # checks both sides' counters. Every wait is for a state (the server's banner, its exit),
@@ -12,6 +12,7 @@ set -u
 scenario=$1
 server=$2
 client=$3
+flood=${4:-}		# udp-flood: a peer that sends and never reads
 tmp=$(mktemp -d)
 srv_pid=
 trap 'if [ -n "$srv_pid" ]; then kill -9 "$srv_pid" 2>/dev/null; fi; rm -rf "$tmp"' EXIT
@@ -77,6 +78,32 @@ run_client() {
 # A float comparison, a < b.
 lt() {
 	awk -v a="$1" -v b="$2" 'BEGIN { exit !(a < b) }'
+}
+
+# reader_peer: a one-trip client first, so that a peer thread of its own waits in line for
+# the rest of the test (--idle-ms 60000) and heads the stage while the slow peer's thread
+# sleeps: a slow peer's thread does not read the socket during its answer, and the listener
+# reads only while no peer thread is alive.
+reader_peer() {
+	[ -n "$flood" ] || fail "no udp-flood program given"
+	run_client -n 1 -c 1 --reply-timeout-ms 20000
+}
+
+# flood_slow_peer COUNT BYTES [FAST_COUNT]: one socket sends COUNT datagrams of BYTES bytes,
+# each asking for a one-second answer, while (with FAST_COUNT) another socket sends that many
+# quick ones. Returns once both are sent; then a one-trip client marks the end: its answer
+# comes back only once the head has read everything sent before it (the socket's queue is
+# first in, first out), so the server holds the flood, in mailboxes or counted as dropped.
+flood_slow_peer() {
+	reader_peer
+	"$flood" "$port" "$1" "$2" sleep:1000: >"$tmp/flood-slow.out" 2>"$tmp/flood-slow.err" &
+	slow_pid=$!
+	if [ -n "${3:-}" ]; then
+		"$flood" "$port" "$3" "$2" >"$tmp/flood-fast.out" 2>"$tmp/flood-fast.err" ||
+			fail "the quick flood failed"
+	fi
+	wait "$slow_pid" || fail "the slow flood failed"
+	run_client -n 1 -c 1 --reply-timeout-ms 20000
 }
 
 # timing_miss MESSAGE: a check that depends on timing failed. The scenario function
@@ -183,6 +210,57 @@ shutdown-valgrind)
 	grep -q 'ERROR SUMMARY\|definitely lost\|still reachable' "$tmp/server.err" &&
 		fail "valgrind found errors or leaks"
 	cat "$tmp/client.out" "$tmp/server.out"
+	;;
+
+mailbox-flood)
+	# One peer's thread answers in a second per datagram while that peer sends 20 000 of
+	# 1 500 bytes, and another peer sends 20 000 quick ones. Every mailbox holds 64: the
+	# rest is counted in dropped_full and freed. The server's peak resident memory (VmHWM,
+	# read while the flood sits in the mailboxes, and its own rss_max_kb) must stay under
+	# 8 MiB: bounded it is about 2 MiB; unbounded (--mailbox 1000000) the same flood kept
+	# 15 MiB, the kernel having dropped part of it, and 30 MB if all of it arrives.
+	bound_kb=8192
+	start_server -- --mailbox 64 --idle-ms 60000
+	flood_slow_peer 20000 1500 20000
+	hwm=$(sed -n 's/^VmHWM:[[:space:]]*\([0-9]*\) kB$/\1/p' "/proc/$srv_pid/status")
+	# Nothing queued may hold the shutdown: 63 slow datagrams wait, a minute's answers.
+	stop_server TERM 100
+	cat "$tmp/flood-slow.out" "$tmp/flood-fast.out" "$tmp/client.out" "$tmp/server.out"
+	echo "VmHWM before the stop: $hwm kB (bound $bound_kb kB)"
+	full=$(stat "$tmp/server.out" dropped_full)
+	rss=$(stat "$tmp/server.out" rss_max_kb)
+	[ -n "$hwm" ] && [ "$hwm" -lt "$bound_kb" ] || fail "VmHWM $hwm kB, bound $bound_kb kB"
+	[ "$rss" -lt "$bound_kb" ] || fail "rss_max_kb=$rss, bound $bound_kb kB"
+	# Of 20 000 slow datagrams at most 64 wait and one is being answered; even if the
+	# kernel dropped many from the socket's queue, thousands reach a full mailbox.
+	[ "$full" -ge 1000 ] || fail "dropped_full=$full: the slow mailbox was never full"
+	;;
+
+shutdown-queue-term)
+	# 20 000 slow datagrams queued for one peer (mailbox room for all of them): answered
+	# one by one they would take five and a half hours. SIGTERM must end the server within
+	# 10 s (the bound is a second; the rest is patience for a loaded machine).
+	start_server -- --mailbox 100000 --idle-ms 60000
+	flood_slow_peer 20000 64
+	stop_server TERM 100
+	cat "$tmp/flood-slow.out" "$tmp/client.out" "$tmp/server.out"
+	dropped=$(stat "$tmp/server.out" dropped_shutdown)
+	[ "$dropped" -ge 1000 ] || fail "dropped_shutdown=$dropped: the queue was not long"
+	echo "shutdown_ms=$(stat "$tmp/server.out" shutdown_ms) with $dropped datagrams queued"
+	;;
+
+shutdown-queue-duration)
+	# The same queue, and --duration ends the run: the server must stop by itself, within
+	# its 3 s plus 10 s of patience. (Whether the flood is all in before the 3 s are up
+	# changes how much is dropped, not whether the server must stop in time.)
+	start_server -- --mailbox 100000 --idle-ms 60000 --duration 3
+	reader_peer
+	"$flood" "$port" 20000 64 sleep:1000: >"$tmp/flood-slow.out" 2>"$tmp/flood-slow.err" ||
+		fail "the slow flood failed"
+	stop_server none 130
+	cat "$tmp/flood-slow.out" "$tmp/server.out"
+	echo "shutdown_ms=$(stat "$tmp/server.out" shutdown_ms)" \
+		"dropped_shutdown=$(stat "$tmp/server.out" dropped_shutdown)"
 	;;
 
 socat)
