@@ -19,7 +19,13 @@ cd "$(dirname "$0")/.."
 . scripts/deps.sh
 need_packages meson ninja-build pkg-config gcc g++ clang libclang-rt-14-dev libc6-dev \
 	uthash-dev libcmocka-dev valgrind binutils python3 socat abigail-tools mandoc \
-	groff-base build-essential debhelper lintian pkgconf git spin libuv1-dev
+	groff-base build-essential debhelper dh-python lintian pkgconf git spin libuv1-dev \
+	rustc cargo mypy
+# The Node binding: Node.js and npm (this machine's, or Debian's), koffi from the npm registry
+# as bindings/node/package-lock.json pins it.
+command -v node >/dev/null && command -v npm >/dev/null || need_packages nodejs npm
+echo "npm ci in bindings/node"
+(cd bindings/node && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
 
 status=0
 logs=

@@ -52,7 +52,10 @@ import itertools
 import os
 import threading
 import time
-from typing import Optional
+from typing import Any, Dict, Optional, Union
+
+# What a token may be given as: any bytes-like object, copied to bytes.
+Token = Union[bytes, bytearray, memoryview]
 
 __all__ = ["Outcome", "Stage", "Ticket", "TOKEN_MAX", "library_version"]
 
@@ -118,7 +121,7 @@ class Outcome(enum.IntEnum):
     PENDING = 5  # since 1.2, enter_start() and enter_poll(): in line, not decided yet
 
 
-def _check(rc):
+def _check(rc: int) -> int:
     """Returns rc when it is not an error; raises OSError(errno, text) when it is."""
     if rc < 0:
         raise OSError(-rc, _strerror(rc).decode())
@@ -131,13 +134,13 @@ def _since_1_2(fn):
     return fn
 
 
-def _token(token):
+def _token(token: Token) -> bytes:
     if not isinstance(token, (bytes, bytearray, memoryview)):
         raise TypeError(f"a token is bytes, not {type(token).__name__}")
     return bytes(token)
 
 
-def library_version():
+def library_version() -> str:
     """The running library's version, such as '1.1.0'."""
     return _version().decode()
 
@@ -145,41 +148,42 @@ def library_version():
 class Stage:
     """A stage: at most one thread heads it at a time. Closed and freed by `with`."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         handle = _c_void_p()
         _check(_stage_new(ctypes.byref(handle)))
-        self._as_parameter_ = handle  # what ctypes passes for this object
-        self._items = {}  # id -> object delivered into a mailbox and not taken yet
+        # What ctypes passes for this object; None once freed.
+        self._as_parameter_: Optional[ctypes.c_void_p] = handle
+        self._items: Dict[int, Any] = {}  # id -> object delivered into a mailbox and not taken yet
         self._items_lock = threading.Lock()
         self._ids = itertools.count(1)  # 0 would be a NULL item, which C refuses
 
-    def __enter__(self):
+    def __enter__(self) -> "Stage":
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         self.close()
         self.free()
 
-    def ticket(self, token):
+    def ticket(self, token: Token) -> "Ticket":
         """A new Ticket of this stage for `token` (1 to TOKEN_MAX bytes)."""
         return Ticket(self, token)
 
-    def close(self):
+    def close(self) -> None:
         """Wakes every waiter with CLOSED; later enters return CLOSED. Idempotent."""
         _check(_stage_close(self))
 
-    def free(self):
+    def free(self) -> None:
         """Frees the stage; its tickets must have been freed (else OSError EBUSY)."""
         if self._as_parameter_ is not None:
             _check(_stage_free(self))
             self._as_parameter_ = None
 
-    def notify(self, token):
+    def notify(self, token: Token) -> bool:
         """Wakes the holder of `token`, or records it; False if nobody holds it."""
         token = _token(token)
         return _check(_notify(self, token, len(token))) == 1
 
-    def deliver(self, token, obj):
+    def deliver(self, token: Token, obj: Any) -> bool:
         """Puts `obj` in the mailbox of the holder of `token` and wakes it.
 
         Returns False, keeping nothing, if no ticket holds the token. `obj` may be any
@@ -202,7 +206,7 @@ class Stage:
             self._forget(key)
         return delivered
 
-    def stats(self):
+    def stats(self) -> Dict[str, int]:
         """The stage's counters (exitleft_stage_stats, since 1.1), as a dict."""
         if _stage_stats is None:
             raise NotImplementedError("exitleft_stage_stats needs libexitleft 1.1")
@@ -212,7 +216,7 @@ class Stage:
         return {name: getattr(st, name) for name, _ in _Stats._fields_
                 if getattr(_Stats, name).offset + getattr(_Stats, name).size <= filled}
 
-    def _forget(self, key):
+    def _forget(self, key: int) -> Any:
         with self._items_lock:
             return self._items.pop(key)
 
@@ -220,20 +224,20 @@ class Stage:
 class Ticket:
     """A ticket for one token on a stage, used by one thread at a time. Freed by `with`."""
 
-    def __init__(self, stage, token):
+    def __init__(self, stage: Stage, token: Token) -> None:
         self.token = _token(token)
         self.stage = stage  # also keeps the stage alive as long as the ticket
         handle = _c_void_p()
         _check(_ticket_new(stage, self.token, len(self.token), ctypes.byref(handle)))
-        self._as_parameter_ = handle
+        self._as_parameter_: Optional[ctypes.c_void_p] = handle
 
-    def __enter__(self):
+    def __enter__(self) -> "Ticket":
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         self.free()
 
-    def enter(self, timeout=None):
+    def enter(self, timeout: Optional[float] = None) -> Outcome:
         """Waits for headship or for this token's events; returns an Outcome.
 
         `timeout` is in seconds (None: no limit; 0: a non-blocking try), measured on
@@ -244,7 +248,7 @@ class Ticket:
         deadline = _Timespec(at // 1000000000, at % 1000000000)
         return Outcome(_check(_enter(self, ctypes.byref(deadline))))
 
-    def exit(self):
+    def exit(self) -> None:
         """Stops heading: the thread that has waited longest is promoted."""
         _check(_exit(self))
 
@@ -334,7 +338,7 @@ class Ticket:
             if timer is not None:
                 timer.cancel()
 
-    def _abandon(self):
+    def _abandon(self) -> None:
         """Leaves the line for a cancelled enter_async(), handing on what reached it."""
         outcome = self.enter_cancel()
         if outcome is Outcome.HEAD:
@@ -342,14 +346,14 @@ class Ticket:
         elif outcome is Outcome.TOKEN:
             self.stage.notify(self.token)
 
-    def take(self):
+    def take(self) -> Any:
         """The oldest object in this ticket's mailbox, or None if it is empty."""
         item = _c_void_p()
-        if _check(_take(self, ctypes.byref(item))) == 0:
+        if _check(_take(self, ctypes.byref(item))) == 0 or item.value is None:
             return None
         return self.stage._forget(item.value)
 
-    def free(self):
+    def free(self) -> None:
         """Gives the token back (exits first if heading). OSError ENOTEMPTY if the
         mailbox holds objects: take() them first."""
         if self._as_parameter_ is not None:
