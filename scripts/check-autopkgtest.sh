@@ -80,10 +80,8 @@ trap 'exit 1' INT TERM HUP
 # 1. autopkgtest. -B: the .debs given are the packages under test, nothing is built.
 echo "autopkgtest -B $(basename "$dsc") $(for d in $debs; do basename "$d"; done | tr '\n' ' ')-- null"
 rc=0
-# The null runner runs the tests in this environment: PATH is a testbed's, Debian's programs
-# only, so that nothing this machine adds (pyenv's python3, /usr/local) stands in for them.
 # shellcheck disable=SC2086
-PATH=/usr/sbin:/usr/bin:/sbin:/bin autopkgtest -B --output-dir "$tmp/autopkgtest" "$dsc" $debs -- null \
+autopkgtest -B --output-dir "$tmp/autopkgtest" "$dsc" $debs -- null \
 	>"$tmp/autopkgtest.log" 2>&1 || rc=$?
 if [ -f "$tmp/autopkgtest/summary" ]; then
 	sed 's/^/   /' "$tmp/autopkgtest/summary"
