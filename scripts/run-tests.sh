@@ -6,8 +6,9 @@
 #   4. clang with ThreadSanitizer: unit, stress, examples;
 #   5. clang with AddressSanitizer and UndefinedBehaviorSanitizer: unit, stress, examples;
 #   6. gcc's ThreadSanitizer, valgrind's helgrind and drd on the threaded tests;
-#   7. distribution: the Debian packages (built, tested, lintian clean) and the meson dist
-#      tarball (built and tested from itself), each counted as one test.
+#   7. distribution: the Debian source and binary packages (built from a clean clone, tested,
+#      lintian clean), the same packages installed (autopkgtest, then installed and purged)
+#      and the meson dist tarball (built and tested from itself), each counted as one test.
 # Ends with one line "tests: N passed, N failed" and exits non-zero on any failure.
 #
 # Each step prints its tests as they are counted; a step still running says so every 50 s.
@@ -20,7 +21,7 @@ cd "$(dirname "$0")/.."
 need_packages meson ninja-build pkg-config gcc g++ clang libclang-rt-14-dev libc6-dev \
 	uthash-dev libcmocka-dev valgrind binutils python3 socat abigail-tools mandoc \
 	groff-base build-essential debhelper dh-python lintian pkgconf git spin libuv1-dev \
-	rustc cargo mypy
+	rustc cargo mypy dpkg-dev autopkgtest python3-all
 # The Node binding: Node.js and npm (this machine's, or Debian's), koffi from the npm registry
 # as bindings/node/package-lock.json pins it.
 command -v node >/dev/null && command -v npm >/dev/null || need_packages nodejs npm
@@ -174,16 +175,17 @@ for tool in helgrind drd; do
 done
 
 # Checks that are not meson tests, each counted as one test.
-# step NAME SCRIPT: runs the script, shows its last line (or what failed in it), and
-# records its result as a one-line meson-style JSON log for the summary below. Exit 77 is
-# a skip: reported, not counted.
+# step NAME SCRIPT [ARGS...]: runs the script, shows its last line (or what failed in it),
+# and records its result as a one-line meson-style JSON log for the summary below. Exit 77
+# is a skip: reported, not counted.
 step() {
 	name=$1 script=$2
+	shift 2
 	echo "== $name"
 	mkdir -p build/steps
 	start=$(date +%s)
 	rc=0
-	ticking "$name" "build/steps/$name.out" sh "$script" || rc=$?
+	ticking "$name" "build/steps/$name.out" sh "$script" "$@" || rc=$?
 	secs=$(($(date +%s) - start))
 	case $rc in
 	0)	echo "   $name OK ${secs}s: $(tail -n 1 "build/steps/$name.out")"
@@ -197,7 +199,10 @@ step() {
 	esac
 	logs="$logs build/steps/$name"
 }
-step debian scripts/check-debian.sh	# dpkg-buildpackage -b in a scratch copy, then lintian
+# The source package and its .debs from a clean clone, linted, left in build/debian for
+# autopkgtest, which installs them system-wide and purges them at the end.
+step debian scripts/check-debian.sh build/debian
+step autopkgtest scripts/check-autopkgtest.sh build/debian
 step dist scripts/check-dist.sh		# meson dist from a scratch clone of HEAD
 
 # shellcheck disable=SC2086
