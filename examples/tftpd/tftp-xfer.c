@@ -3,8 +3,8 @@
  *
  * Retransmission is the server's only clock: a sender that does not hear an ACK before its
  * deadline sends its unacknowledged window again, a receiver that hears no DATA sends its
- * last ACK again, each up to `retries` times in a row, and then ends with an ERROR so that
- * the client knows. Nothing is sent again because a packet came twice, except what the
+ * last ACK again, each up to `retries` times in a row with the wait doubling each time, and
+ * then ends with an ERROR so that the client knows. Nothing is sent again because a packet came twice, except what the
  * duplicate shows the peer has lost: the ACK of a block it sent again.
  */
 #include <errno.h>
@@ -41,9 +41,21 @@ static void send_oack(struct xfer *x)
 	x->io->send(x->io->ctx, out, n);
 }
 
+/*
+ * Sets the deadline: the timeout, doubled for every retransmission in a row, up to
+ * BACKOFF_MAX_NS (or the timeout, if longer). Curl and atftp ignore a repeated DATA without
+ * answering and restart their own timer (whole seconds) on it: a sender that repeated itself
+ * at a shorter, constant interval would keep them from ever sending the ACK that was lost.
+ */
+#define BACKOFF_MAX_NS 8000000000u
+
 static void arm(struct xfer *x, uint64_t now_ns)
 {
-	x->deadline_ns = now_ns + x->timeout_ns;
+	unsigned again = x->retries_max - x->retries_left;
+	uint64_t wait = x->timeout_ns << (again < 16 ? again : 16);
+	uint64_t cap = x->timeout_ns > BACKOFF_MAX_NS ? x->timeout_ns : BACKOFF_MAX_NS;
+
+	x->deadline_ns = now_ns + (wait < cap ? wait : cap);
 }
 
 static struct xfer_enc *enc_slot(struct xfer *x, uint64_t block)
