@@ -301,38 +301,44 @@ wait_udp_port() {
 	done
 }
 
-# fetch_three SERVER PORT TAG: each client downloads f64k, bounded to a few seconds.
+# fetch_three PORT TAG: each client downloads f64k, bounded to a few seconds.
 fetch_three() {
+	P=$1 T=$2
 	for cl in tftp-hpa atftp curl; do
-		rm -f "$tmp/out/f64k.$3.$cl"
+		rm -f "$tmp/out/f64k.$T.$cl"
 		case $cl in
 		tftp-hpa)
 			printf 'binary\nrexmt 1\ntimeout 3\nget f64k %s\nquit\n' \
-				"$tmp/out/f64k.$3.$cl" | timeout 20 tftp 127.0.0.1 "$2" \
-				>"$tmp/fw-$3-$cl.log" 2>&1 ;;
+				"$tmp/out/f64k.$T.$cl" | timeout 20 tftp 127.0.0.1 "$P" \
+				>"$tmp/fw-$T-$cl.log" 2>&1 ;;
 		atftp)
-			timeout 10 atftp --tftp-timeout 1 -g -r f64k -l "$tmp/out/f64k.$3.$cl" \
-				127.0.0.1 "$2" >"$tmp/fw-$3-$cl.log" 2>&1 ;;
+			timeout 10 atftp --tftp-timeout 1 -g -r f64k -l "$tmp/out/f64k.$T.$cl" \
+				127.0.0.1 "$P" >"$tmp/fw-$T-$cl.log" 2>&1 ;;
 		curl)
-			timeout 20 curl -sS --max-time 5 -o "$tmp/out/f64k.$3.$cl" \
-				"tftp://127.0.0.1:$2/f64k" >"$tmp/fw-$3-$cl.log" 2>&1 ;;
+			timeout 20 curl -sS --max-time 5 -o "$tmp/out/f64k.$T.$cl" \
+				"tftp://127.0.0.1:$P/f64k" >"$tmp/fw-$T-$cl.log" 2>&1 ;;
 		esac
-		if [ -f "$tmp/out/f64k.$3.$cl" ] && cmp -s "$tmp/root/f64k" "$tmp/out/f64k.$3.$cl"
+		if [ -f "$tmp/out/f64k.$T.$cl" ] && cmp -s "$tmp/root/f64k" "$tmp/out/f64k.$T.$cl"
 		then
-			echo "$3 $cl ok"
+			echo "$T $cl ok"
 		else
-			echo "$3 $cl FAILED"
+			echo "$T $cl FAILED"
 		fi
 	done
 }
 
 firewall() {
 	ip link set lo up
+	# tftpd-hpa resolves its address with AI_ADDRCONFIG, which finds no IPv4 on a host
+	# with loopback only: a veth pair with an address gives the namespace one.
+	ip link add tftp0 type veth peer name tftp1 || skip "no veth"
+	ip addr add 10.99.0.1/24 dev tftp0
+	ip link set tftp0 up
 	hpa=$("$here/../fetch-peers.sh" "$peers" | head -1)
 	make_file f64k 65536
 	start_tftpd 127.0.0.1
 	hpa_port=6970	# the namespace is ours: every port is free
-	"$hpa" --listen --foreground --address "127.0.0.1:$hpa_port" --secure "$tmp/root" \
+	"$hpa" --listen --foreground -4 --address "127.0.0.1:$hpa_port" --secure "$tmp/root" \
 		>"$tmp/tftpd-hpa.log" 2>&1 &
 	pids="$pids $!"
 	wait_udp_port $hpa_port
