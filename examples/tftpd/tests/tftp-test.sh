@@ -258,7 +258,7 @@ loss() {
 	# (doc/tftpd.md has both): it downloads only, without options.
 	small=f64k
 	[ "$pct" -ge 20 ] && small=f16k
-	jobs="roundtrip:tftp-hpa:f64k roundtrip:curl:f16k:--tftp-blksize:1428 get:atftp:$small"
+	jobs="roundtrip:tftp-hpa:$small roundtrip:curl:f16k:--tftp-blksize:1428 get:atftp:$small"
 	for job in $jobs; do
 		(
 			IFS=:
