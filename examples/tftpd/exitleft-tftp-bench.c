@@ -1,0 +1,485 @@
+/*
+ * exitleft-tftp-bench - exitleft-tftpd against tftpd-hpa and atftpd, each started by the
+ * bench on loopback, under C concurrent downloads by a load generator of its own (one
+ * socket per transfer, as real clients do; tests/tftp-test.sh has the real clients pass the
+ * same files).
+ *
+ * For every combination of server, clients, file size, block size and loss, it starts the
+ * server over a fresh root, starts C threads at once, each downloading the file and checking
+ * every byte, and reports: throughput, failed transfers, p50/p99 transfer time, the server's
+ * CPU time per block (from wait4(): the server and every child it reaped) and peak RSS
+ * (summed over all its processes, sampled every 20 ms: tftpd-hpa forks one per transfer), and the distinct UDP ports the server sent from (what a client's firewall must
+ * let in). Loss is simulated in the clients: each drops a datagram it sends or receives with
+ * the given probability, so both directions lose.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "tftp-proto.h"
+#include "udp-common.h"
+
+#define MAX_PORTS 4096
+#define CLIENT_TIMEOUT_MS 200	/* the load generator's own retransmission */
+#define CLIENT_RETRIES 50
+
+struct run {
+	const char *impl;
+	unsigned clients, blksize, loss_pct;
+	size_t file_bytes;
+	unsigned port;
+	pthread_mutex_t lock;
+	unsigned ports[MAX_PORTS];
+	unsigned nports;
+	pthread_barrier_t start;
+	uint64_t *ms;		/* per transfer, 0 if failed */
+	unsigned failed;
+	uint64_t blocks;
+};
+
+struct client {
+	struct run *run;
+	unsigned idx;
+	unsigned seed;
+};
+
+static uint8_t pattern(size_t i)
+{
+	return (uint8_t)(i * 31 + 7 + (i >> 9));
+}
+
+static void note_port(struct run *r, unsigned port)
+{
+	unsigned i;
+
+	pthread_mutex_lock(&r->lock);
+	for (i = 0; i < r->nports && r->ports[i] != port; i++)
+		;
+	if (i == r->nports && r->nports < MAX_PORTS)
+		r->ports[r->nports++] = port;
+	pthread_mutex_unlock(&r->lock);
+}
+
+static bool lose(struct client *c)
+{
+	return c->run->loss_pct && (unsigned)rand_r(&c->seed) % 100 < c->run->loss_pct;
+}
+
+static void send_lossy(struct client *c, int fd, const uint8_t *p, size_t n,
+		       const struct sockaddr_storage *to, socklen_t tolen)
+{
+	if (!lose(c))
+		(void)sendto(fd, p, n, 0, (const struct sockaddr *)to, tolen);
+}
+
+/* One download; returns its time in ms, 0 if it failed. */
+static uint64_t download(struct client *c)
+{
+	struct run *r = c->run;
+	struct udp_addr srv;
+	struct sockaddr_storage peer;
+	socklen_t peerlen;
+	struct tftp_request opts = { 0 };
+	uint8_t out[600], in[TFTP_PACKET_MAX];
+	size_t outlen, got = 0;
+	uint64_t t0, block = 0;
+	unsigned tid = 0, misses = 0;
+	int fd;
+	bool ok = true;
+
+	udp_addr_parse("127.0.0.1", r->port, &srv);
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return 0;
+	if (r->blksize != TFTP_BLKSIZE_DEFAULT) {
+		opts.opts = TFTP_OPT_BLKSIZE;
+		opts.blksize = r->blksize;
+	}
+	outlen = tftp_build_request(out, sizeof(out), TFTP_RRQ, "f", "octet", &opts);
+	peer = srv.ss;
+	peerlen = srv.len;
+	pthread_barrier_wait(&r->start);
+	t0 = udp_now_ns();
+	send_lossy(c, fd, out, outlen, &peer, peerlen);
+	for (;;) {
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		struct sockaddr_storage from;
+		socklen_t fromlen = sizeof(from);
+		struct udp_addr fa;
+		ssize_t n;
+		unsigned op;
+
+		if (poll(&pfd, 1, CLIENT_TIMEOUT_MS) <= 0) {
+			if (++misses > CLIENT_RETRIES) {
+				ok = false;
+				break;
+			}
+			send_lossy(c, fd, out, outlen, &peer, peerlen);
+			continue;
+		}
+		n = recvfrom(fd, in, sizeof(in), 0, (struct sockaddr *)&from, &fromlen);
+		if (n < 0 || lose(c))
+			continue;
+		udp_addr_normalise(&from, &fa);
+		if (tid && udp_addr_port(&fa) != tid)
+			continue;
+		op = tftp_opcode(in, (size_t)n);
+		if (!tid) {
+			tid = udp_addr_port(&fa);
+			note_port(r, tid);
+			peer = fa.ss;
+			peerlen = fa.len;
+		}
+		misses = 0;
+		if (op == TFTP_OACK && block == 0) {
+			outlen = tftp_build_ack(out, sizeof(out), 0);
+		} else if (op == TFTP_DATA && n >= 4) {
+			size_t len = (size_t)n - 4, i;
+
+			if (tftp_block(in) != (uint16_t)(block + 1)) {
+				/* again: our ACK was lost; say it once more */
+				send_lossy(c, fd, out, outlen, &peer, peerlen);
+				continue;
+			}
+			for (i = 0; i < len && ok; i++)
+				ok = got + i < r->file_bytes && in[4 + i] == pattern(got + i);
+			got += len;
+			block++;
+			outlen = tftp_build_ack(out, sizeof(out), (uint16_t)block);
+			if (!ok)
+				break;
+			if (len < r->blksize) {
+				send_lossy(c, fd, out, outlen, &peer, peerlen);
+				/* a lost last ACK leaves the server retransmitting: answer a few */
+				for (i = 0; i < 3; i++) {
+					pfd.revents = 0;
+					if (poll(&pfd, 1, CLIENT_TIMEOUT_MS) <= 0)
+						break;
+					if (recv(fd, in, sizeof(in), 0) > 0)
+						send_lossy(c, fd, out, outlen, &peer, peerlen);
+				}
+				break;
+			}
+		} else if (op == TFTP_ERROR) {
+			ok = false;
+			break;
+		} else {
+			continue;
+		}
+		send_lossy(c, fd, out, outlen, &peer, peerlen);
+	}
+	close(fd);
+	pthread_mutex_lock(&r->lock);
+	r->blocks += block;
+	pthread_mutex_unlock(&r->lock);
+	if (!ok || got != r->file_bytes)
+		return 0;
+	return (udp_now_ns() - t0 + 999999u) / 1000000u;
+}
+
+static void *client_main(void *arg)
+{
+	struct client *c = arg;
+
+	c->run->ms[c->idx] = download(c);
+	return NULL;
+}
+
+/* Sums over pid and its children: RSS (KiB) and CPU (clock ticks, reaped children too). */
+static void proc_tree(pid_t pid, uint64_t *rss_kib, uint64_t *ticks)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	long page_kib = sysconf(_SC_PAGESIZE) / 1024;
+
+	*rss_kib = *ticks = 0;
+	while (d && (e = readdir(d))) {
+		char path[64], buf[1024], *p;
+		unsigned long long ut, st, cut, cst;
+		long rss;
+		int ppid, me = atoi(e->d_name);
+		FILE *f;
+
+		if (me <= 0)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/stat", me);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		p = fgets(buf, sizeof(buf), f) ? strrchr(buf, ')') : NULL;
+		fclose(f);
+		if (!p || sscanf(p + 2, "%*c %d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %llu "
+				 "%llu %*d %*d %*d %*d %*u %*u %ld", &ppid, &ut, &st, &cut, &cst,
+				 &rss) != 6)
+			continue;
+		if (me != pid && ppid != pid)
+			continue;
+		*rss_kib += (uint64_t)rss * (uint64_t)page_kib;
+		*ticks += ut + st + (me == pid ? cut + cst : 0);
+	}
+	if (d)
+		closedir(d);
+}
+
+struct sampler {
+	pid_t pid;
+	volatile bool stop;
+	uint64_t rss_max, ticks;
+};
+
+static void *sampler_main(void *arg)
+{
+	struct sampler *s = arg;
+
+	while (!s->stop) {
+		uint64_t rss, ticks;
+		struct timespec ts = { 0, 20000000 };
+
+		proc_tree(s->pid, &rss, &ticks);
+		if (rss > s->rss_max)
+			s->rss_max = rss;
+		nanosleep(&ts, NULL);
+	}
+	return NULL;
+}
+
+static bool port_bound(unsigned port)
+{
+	char want[16], line[256];
+	FILE *f = fopen("/proc/net/udp", "r");
+	bool found = false;
+
+	snprintf(want, sizeof(want), ":%04X ", port);
+	while (f && !found && fgets(line, sizeof(line), f))
+		found = strstr(line, want) != NULL;
+	if (f)
+		fclose(f);
+	return found;
+}
+
+static pid_t start_server(const char *impl, const char *tftpd, const char *peers,
+			  const char *root, unsigned port, unsigned clients)
+{
+	char addr[64], portstr[16], maxstr[16], hpa[512], atftpd[512];
+	pid_t pid;
+	int i;
+
+	snprintf(addr, sizeof(addr), "127.0.0.1:%u", port);
+	snprintf(portstr, sizeof(portstr), "%u", port);
+	snprintf(maxstr, sizeof(maxstr), "%u", clients + 16);
+	snprintf(hpa, sizeof(hpa), "%s/root/usr/sbin/in.tftpd", peers);
+	snprintf(atftpd, sizeof(atftpd), "%s/root/usr/sbin/atftpd", peers);
+	pid = fork();
+	if (pid == 0) {
+		int null = open("/dev/null", O_RDWR);
+
+		setpgid(0, 0);	/* its children (tftpd-hpa's) die with it */
+		dup2(null, 1);
+		dup2(null, 2);
+		if (strcmp(impl, "stage") == 0)
+			execl(tftpd, tftpd, "--root", root, "--listen", addr, "--max-transfers",
+			      maxstr, "--per-client", maxstr, (char *)NULL);
+		else if (strcmp(impl, "tftpd-hpa") == 0)
+			execl(hpa, hpa, "--listen", "--foreground", "-4", "--address", addr,
+			      "--secure", root, (char *)NULL);
+		else
+			execl(atftpd, atftpd, "--daemon", "--no-fork", "--port", portstr,
+			      "--bind-address", "127.0.0.1", "--maxthread", maxstr,
+			      "--retry-timeout", "1", "--logfile", "/dev/null", root, (char *)NULL);
+		_exit(127);
+	}
+	for (i = 0; i < 500 && !port_bound(port); i++)
+		usleep(20000);
+	if (i == 500) {
+		kill(-pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		return -1;
+	}
+	return pid;
+}
+
+/* Stops the server; returns the CPU time (us) it and every child it reaped used. */
+static uint64_t stop_server(pid_t pid)
+{
+	struct rusage ru;
+	int i;
+
+	kill(-pid, SIGTERM);
+	for (i = 0; i < 250; i++) {
+		if (wait4(pid, NULL, WNOHANG, &ru) == pid)
+			goto done;
+		usleep(20000);
+	}
+	kill(-pid, SIGKILL);
+	wait4(pid, NULL, 0, &ru);
+done:
+	return (uint64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000u +
+	       (uint64_t)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
+}
+
+static int run_one(struct run *r, const char *tftpd, const char *peers, bool csv)
+{
+	char root[] = "/tmp/exitleft-tftp-bench.XXXXXX", path[64];
+	struct client *cs = calloc(r->clients, sizeof(*cs));
+	pthread_t *th = calloc(r->clients, sizeof(*th));
+	struct sampler smp = { 0 };
+	pthread_t sth;
+	uint64_t t0, wall, ticks, rss, cpu_us, *sorted;
+	unsigned i, ok = 0;
+	pid_t pid;
+	FILE *f;
+
+	r->ms = calloc(r->clients, sizeof(*r->ms));
+	if (!cs || !th || !r->ms || !mkdtemp(root))
+		return -1;
+	chmod(root, 0755);	/* tftpd-hpa and atftpd read as nobody */
+	snprintf(path, sizeof(path), "%s/f", root);
+	f = fopen(path, "w");
+	for (i = 0; f && i < r->file_bytes; i++)
+		fputc(pattern(i), f);
+	if (f)
+		fclose(f);
+	chmod(path, 0644);
+	pid = start_server(r->impl, tftpd, peers, root, r->port, r->clients);
+	if (pid < 0) {
+		fprintf(stderr, "exitleft-tftp-bench: %s did not start\n", r->impl);
+		return -1;
+	}
+	pthread_mutex_init(&r->lock, NULL);
+	pthread_barrier_init(&r->start, NULL, r->clients + 1);
+	smp.pid = pid;
+	pthread_create(&sth, NULL, sampler_main, &smp);
+	for (i = 0; i < r->clients; i++) {
+		cs[i] = (struct client){ r, i, 12345u + i * 7919u };
+		pthread_create(&th[i], NULL, client_main, &cs[i]);
+	}
+	pthread_barrier_wait(&r->start);
+	t0 = udp_now_ns();
+	for (i = 0; i < r->clients; i++)
+		pthread_join(th[i], NULL);
+	wall = udp_now_ns() - t0;
+	proc_tree(pid, &rss, &ticks);
+	smp.stop = true;
+	pthread_join(sth, NULL);
+	cpu_us = stop_server(pid);
+	sorted = calloc(r->clients, sizeof(*sorted));
+	for (i = 0; i < r->clients; i++) {
+		if (r->ms[i])
+			sorted[ok++] = r->ms[i];
+	}
+	udp_sort_u64(sorted, ok);
+	r->failed = r->clients - ok;
+	printf(csv ? "tftp,%s,%u,%zu,%u,%u,%u,%u,%.2f,%llu,%llu,%.1f,%llu,%u\n" :
+		     "%-10s clients %-4u file %-8zu blksize %-5u loss %u%%: %u transfers, %u failed, "
+		     "%.2f MB/s, p50 %llu ms, p99 %llu ms, %.1f us/block, rss %llu KiB, "
+		     "%u ports\n", r->impl, r->clients, r->file_bytes, r->blksize, r->loss_pct,
+	       r->clients, r->failed, (double)ok * (double)r->file_bytes / ((double)wall / 1e9) / 1e6,
+	       (unsigned long long)udp_percentile(sorted, ok, 50),
+	       (unsigned long long)udp_percentile(sorted, ok, 99),
+	       r->blocks ? (double)cpu_us / (double)r->blocks : 0.0, (unsigned long long)(smp.rss_max > rss ? smp.rss_max : rss), r->nports);
+	fflush(stdout);
+	snprintf(path, sizeof(path), "rm -rf %s", root);
+	if (system(path) != 0)
+		fprintf(stderr, "exitleft-tftp-bench: could not remove %s\n", root);
+	pthread_barrier_destroy(&r->start);
+	pthread_mutex_destroy(&r->lock);
+	free(sorted);
+	free(r->ms);
+	free(th);
+	free(cs);
+	return 0;
+}
+
+/* "1,16,64" into v (at most cap); returns the count. */
+static unsigned parse_list(const char *s, unsigned *v, unsigned cap)
+{
+	unsigned n = 0;
+	char *copy = strdup(s), *tok, *save = NULL;
+
+	for (tok = strtok_r(copy, ",", &save); tok && n < cap; tok = strtok_r(NULL, ",", &save))
+		v[n++] = (unsigned)strtoul(tok, NULL, 10);
+	free(copy);
+	return n;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "csv", no_argument, NULL, 'c' }, { "quick", no_argument, NULL, 'q' },
+		{ "tftpd", required_argument, NULL, 't' }, { "peers", required_argument, NULL, 'P' },
+		{ "impl", required_argument, NULL, 'i' }, { "clients", required_argument, NULL, 'C' },
+		{ "file-bytes", required_argument, NULL, 'f' },
+		{ "blksize", required_argument, NULL, 'b' }, { "loss", required_argument, NULL, 'l' },
+		{ "port", required_argument, NULL, 'p' }, { "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	unsigned clients[8] = { 1, 16, 64, 256 }, files[8] = { 1048576, 65536 };
+	unsigned blks[8] = { 512, 1428 }, losses[8] = { 0, 5 };
+	unsigned nc = 4, nf = 2, nb = 2, nl = 2, port = 16900, a, b, c, d, e;
+	const char *impls[3] = { "stage", "tftpd-hpa", "atftpd" };
+	const char *tftpd = NULL, *peers = NULL, *implarg = NULL;
+	bool csv = false;
+	int o;
+
+	while ((o = getopt_long(argc, argv, "cqt:P:i:C:f:b:l:p:h", opts, NULL)) != -1) {
+		switch (o) {
+		case 'c': csv = true; break;
+		case 'q':	/* the targets' cases: 64 and 256 clients, 64 KiB, both losses */
+			nc = parse_list("64,256", clients, 8);
+			nf = parse_list("65536", files, 8);
+			nb = parse_list("512", blks, 8);
+			break;
+		case 't': tftpd = optarg; break;
+		case 'P': peers = optarg; break;
+		case 'i': implarg = optarg; break;
+		case 'C': nc = parse_list(optarg, clients, 8); break;
+		case 'f': nf = parse_list(optarg, files, 8); break;
+		case 'b': nb = parse_list(optarg, blks, 8); break;
+		case 'l': nl = parse_list(optarg, losses, 8); break;
+		case 'p': port = (unsigned)strtoul(optarg, NULL, 10); break;
+		default:
+			fprintf(o == 'h' ? stdout : stderr,
+				"usage: exitleft-tftp-bench --tftpd PATH --peers DIR [--csv] [--quick]\n"
+				"       [--impl stage,tftpd-hpa,atftpd] [--clients 1,16,64,256]\n"
+				"       [--file-bytes 1048576,65536] [--blksize 512,1428] [--loss 0,5]\n"
+				"       [--port BASE]\n"
+				"DIR holds tftpd-hpa and atftpd as fetch-peers.sh DIR leaves them.\n");
+			return o == 'h' ? 0 : 2;
+		}
+	}
+	if (!tftpd || !peers)
+		return 2;
+	if (csv)
+		printf("bench,impl,clients,file_bytes,blksize,loss_pct,transfers,failed,mb_per_s,"
+		       "p50_ms,p99_ms,cpu_us_per_block,rss_kib,ports\n");
+	for (a = 0; a < nl; a++)
+		for (b = 0; b < nf; b++)
+			for (c = 0; c < nb; c++)
+				for (d = 0; d < nc; d++)
+					for (e = 0; e < 3; e++) {
+						struct run r = {
+							.impl = impls[e], .clients = clients[d],
+							.blksize = blks[c], .file_bytes = files[b],
+							.loss_pct = losses[a], .port = port++,
+						};
+
+						if (implarg && !strstr(implarg, impls[e]))
+							continue;
+						if (run_one(&r, tftpd, peers, csv) < 0)
+							return 1;
+					}
+	return 0;
+}
