@@ -21,7 +21,8 @@ cd "$(dirname "$0")/.."
 need_packages meson ninja-build pkg-config gcc g++ clang libclang-rt-14-dev libc6-dev \
 	uthash-dev libcmocka-dev valgrind binutils python3 socat abigail-tools mandoc \
 	groff-base build-essential debhelper dh-python lintian pkgconf git spin libuv1-dev \
-	rustc cargo mypy dpkg-dev autopkgtest python3-all
+	rustc cargo mypy dpkg-dev autopkgtest python3-all \
+	tftp-hpa atftp curl nftables iproute2 libwrap0 libpcre2-8-0
 # The Node binding: Node.js and npm (this machine's, or Debian's), koffi from the npm registry
 # as bindings/node/package-lock.json pins it.
 command -v node >/dev/null && command -v npm >/dev/null || need_packages nodejs npm
@@ -138,6 +139,9 @@ run plain build
 # that each model configuration's line reaches the ticker as soon as it is checked. The
 # soak is not run here: meson test -C build --suite soak.
 EXITLEFT_MODEL_DEEP=1 run model build --verbose --suite model --suite fuzz
+# exitleft-tftpd against tftp-hpa, atftp and curl, loss and a firewall in network namespaces
+# of its own, crafted packets (the peer servers are taken out of their Debian packages).
+run tftp build --suite tftp
 
 run valgrind build --suite unit --suite examples --timeout-multiplier 4 \
 	--wrap='valgrind -q --error-exitcode=1 --leak-check=full --show-leak-kinds=definite,indirect,possible --errors-for-leak-kinds=definite,indirect,possible'
