@@ -255,10 +255,13 @@ loss() {
 	# blocks (curl blksize 1428, smaller files at 20 %). atftp 0.8.0 cannot upload
 	# through a lost DATA at all: on its timeout it sends the next block instead of the
 	# lost one; and it aborts on a second OACK, which a lost ACK 0 draws from any server
-	# (doc/tftpd.md has both): it downloads only, without options.
+	# (doc/tftpd.md has both): it downloads only, without options. curl 7.88 cannot upload
+	# through loss either: once in about three runs at 20 % a 16 KiB upload arrived with
+	# every block number in sequence but one 1428-byte block's data missing (the server
+	# takes a DATA only if it is the next block), so it downloads only too.
 	small=f64k
 	[ "$pct" -ge 20 ] && small=f16k
-	jobs="roundtrip:tftp-hpa:$small roundtrip:curl:f16k:--tftp-blksize:1428 get:atftp:$small"
+	jobs="roundtrip:tftp-hpa:$small get:curl:f16k get:atftp:$small"
 	for job in $jobs; do
 		(
 			IFS=:
@@ -285,7 +288,7 @@ loss() {
 	status=0
 	for p in $cpids; do wait "$p" || status=1; done
 	[ $status -eq 0 ] || fail "a transfer failed at $pct % loss"
-	echo "ok: 5 transfers byte-exact with $pct % of the datagrams dropped"
+	echo "ok: 4 transfers byte-exact with $pct % of the datagrams dropped"
 	stop_tftpd
 	nft list table inet loss | grep -q 'numgen random mod 100 < '"$pct" || fail "rule gone"
 }
