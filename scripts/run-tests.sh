@@ -33,7 +33,7 @@ status=0
 logs=
 # The lines that show progress in a step's output: meson's line per test, the model's line
 # per configuration, the fuzzer's summary.
-progress='^ *[0-9]+/[0-9]+ |^model|^fuzz:'
+progress='^ *[0-9]+/[0-9]+ |^model|^fuzz[-a-z]*:'
 
 # ticking NAME OUT CMD...: runs CMD with its output in OUT. Every 50 s while it runs, prints
 # how long it has been running and the last progress line of OUT (a test counted, a model
