@@ -1,6 +1,7 @@
 /*
  * udp-server-core.h - the UDP echo server on a stage: one unconnected socket, a thread per
- * peer, each waiting for its own datagrams. Used by exitleft-udp-server and by the bench.
+ * peer, each waiting for its own datagrams while one of them, the head, reads the socket in
+ * batches of up to UDP_BATCH_MAX. Used by exitleft-udp-server and by the bench.
  */
 #ifndef EXITLEFT_UDP_SERVER_CORE_H
 #define EXITLEFT_UDP_SERVER_CORE_H
