@@ -294,6 +294,7 @@ static struct dgram *head_serve(struct server *srv, struct peer *self)
 		struct dgram *mine = NULL, **tail = &mine;
 		int n = udp_batch_recv(srv->batch, srv->cfg->fd);
 
+		st->recv_calls++;
 		if (n == -EINTR)
 			continue;
 		if (n < 0) {
@@ -602,6 +603,7 @@ int udp_server_run(const struct udp_server_config *cfg, atomic_bool *stop,
 	stats->dropped_other += srv.by_head.dropped_other;
 	stats->peers_started = srv.by_head.peers_started;
 	stats->head_timeouts = srv.by_head.head_timeouts;
+	stats->recv_calls = srv.by_head.recv_calls;
 	stats->peers_max = srv.peers_max;
 out_batch:
 	udp_batch_free(srv.batch);

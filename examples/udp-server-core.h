@@ -43,6 +43,9 @@ struct udp_server_stats {
 	uint64_t dropped_shutdown;	/* of dropped_other: queued, or a slow answer cut short,
 					 * when the server stopped */
 	uint64_t shutdown_ns;	/* from the listener seeing the stop to every thread joined */
+	/* since reading in batches */
+	uint64_t recv_calls;	/* receive system calls by heads, each of up to UDP_BATCH_MAX
+				 * datagrams; those that timed out (head_timeouts) included */
 };
 
 /*
