@@ -15,7 +15,9 @@
  * context switches alone) against the ping-pong load of udp-load.c in the parent: P peers,
  * one datagram in flight each, for a fixed time. Every figure is the median of --runs runs;
  * the runs of the four servers interleave, so drift on a shared machine hits all alike.
- * With --csv, stdout holds exactly the CSV and stderr the readable table (with wakes).
+ * Besides time, CPU and context switches, each server counts its receive system calls
+ * (timeouts included), reported per datagram. With --csv, stdout holds exactly the CSV and
+ * stderr the readable table (with wakes).
  *
  * This file is the harness: the options, the child processes, the runs and the output.
  */
@@ -58,7 +60,7 @@ static void on_term(int sig)
 
 /* What a child server reports back through a pipe. */
 struct child_report {
-	uint64_t received, wakes, misrouted;
+	uint64_t received, wakes, misrouted, recv_calls;
 };
 
 /* The child: serve fd with `impl` until SIGTERM, report, exit. */
@@ -81,6 +83,7 @@ static void child_main(enum impl impl, int fd, int report_fd)
 			_exit(3);
 		rep.received = st.received;
 		rep.wakes = st.wakes_token + st.wakes_head;
+		rep.recv_calls = st.recv_calls;
 	} else {
 		if (bserver_init(&s, fd, &stop_flag))
 			_exit(3);
@@ -93,6 +96,7 @@ static void child_main(enum impl impl, int fd, int report_fd)
 		rep.received = s.received;
 		rep.wakes = s.wakes;
 		rep.misrouted = s.misrouted;
+		rep.recv_calls = s.recv_calls;
 		bserver_fini(&s);
 	}
 	if (write(report_fd, &rep, sizeof(rep)) != sizeof(rep))
@@ -102,7 +106,7 @@ static void child_main(enum impl impl, int fd, int report_fd)
 
 /* One run's figures. */
 struct sample {
-	double datagrams, lost, p50_us, p99_us, rate, cpu_us, csw, wakes, misrouted;
+	double datagrams, lost, p50_us, p99_us, rate, cpu_us, csw, wakes, misrouted, recv_calls;
 };
 
 struct options {
@@ -183,6 +187,7 @@ static int run_once(const struct options *o, enum impl impl, unsigned peers, str
 		out->csw = (double)(ru.ru_nvcsw + ru.ru_nivcsw) / n;
 		out->wakes = (double)rep.wakes / n;
 		out->misrouted = (double)rep.misrouted;
+		out->recv_calls = (double)rep.recv_calls / n;
 	}
 	return 0;
 }
@@ -200,6 +205,7 @@ static struct sample sample_median(const struct sample *s, unsigned n)
 		.csw = STATS_MEDIAN_OF(s, n, csw),
 		.wakes = STATS_MEDIAN_OF(s, n, wakes),
 		.misrouted = STATS_MEDIAN_OF(s, n, misrouted),
+		.recv_calls = STATS_MEDIAN_OF(s, n, recv_calls),
 	};
 }
 
@@ -215,10 +221,12 @@ static void usage(FILE *f)
 		" the\n"
 		"floor). Each case is the median of N runs of MS milliseconds; the server runs"
 		" in a\n"
-		"child process whose CPU time and context switches are counted per datagram.\n"
+		"child process whose CPU time, context switches and receive system calls are\n"
+		"counted per datagram.\n"
 		"\n"
 		"  --csv          CSV on stdout (bench,impl,peers,datagrams,lost,p50_us,p99_us,\n"
-		"                 dgrams_per_s,cpu_us_per_dgram,csw_per_dgram); table on stderr\n"
+		"                 dgrams_per_s,cpu_us_per_dgram,csw_per_dgram,\n"
+		"                 recv_calls_per_dgram); table on stderr\n"
 		"  --quick        smoke test: peers 1 and 8, 3 runs of 150 ms\n"
 		"  --runs N       runs per case (default 3, at most %d)\n"
 		"  --ms MS        length of a run (default 1000)\n"
@@ -286,9 +294,10 @@ int main(int argc, char **argv)
 	table = o.csv ? stderr : stdout;
 	if (o.csv)
 		printf("bench,impl,peers,datagrams,lost,p50_us,p99_us,dgrams_per_s,"
-		       "cpu_us_per_dgram,csw_per_dgram\n");
-	fprintf(table, "%-10s %5s %9s %5s %9s %9s %10s %8s %8s %8s\n", "impl", "peers",
-		"datagrams", "lost", "p50_us", "p99_us", "dgrams/s", "cpu_us", "csw", "wakes");
+		       "cpu_us_per_dgram,csw_per_dgram,recv_calls_per_dgram\n");
+	fprintf(table, "%-10s %5s %9s %5s %9s %9s %10s %8s %8s %8s %8s\n", "impl", "peers",
+		"datagrams", "lost", "p50_us", "p99_us", "dgrams/s", "cpu_us", "csw", "wakes",
+		"recvs");
 	for (unsigned k = 0; k < o.npeers; k++) {
 		struct sample s[NUDP_IMPL][MAX_RUNS];
 		bool ok[NUDP_IMPL] = { true, true, true, true };
@@ -307,12 +316,12 @@ int main(int argc, char **argv)
 			const char *name = impl_name(udp_impls[i]);
 
 			if (o.csv)
-				printf("udp,%s,%u,%.0f,%.0f,%.1f,%.1f,%.0f,%.2f,%.3f\n",
+				printf("udp,%s,%u,%.0f,%.0f,%.1f,%.1f,%.0f,%.2f,%.3f,%.3f\n",
 				       name, o.peers[k], m.datagrams, m.lost, m.p50_us, m.p99_us,
-				       m.rate, m.cpu_us, m.csw);
+				       m.rate, m.cpu_us, m.csw, m.recv_calls);
 			fprintf(table, "%-10s %5u %9.0f %5.0f %9.1f %9.1f %10.0f %8.2f %8.3f"
-				" %8.3f%s\n", name, o.peers[k], m.datagrams, m.lost, m.p50_us,
-				m.p99_us, m.rate, m.cpu_us, m.csw, m.wakes,
+				" %8.3f %8.3f%s\n", name, o.peers[k], m.datagrams, m.lost,
+				m.p50_us, m.p99_us, m.rate, m.cpu_us, m.csw, m.wakes, m.recv_calls,
 				m.misrouted > 0 ? "  (misrouted!)" : "");
 			fflush(NULL);
 		}

@@ -2,7 +2,8 @@
 # udp-bench-smoke.sh BENCH - exitleft-udp-bench --quick --csv: exact header, one row per case.
 set -u
 out=$(timeout 30 "$1" --quick --csv 2>/dev/null) || { echo "FAIL: bench exited $?" >&2; exit 1; }
-header='bench,impl,peers,datagrams,lost,p50_us,p99_us,dgrams_per_s,cpu_us_per_dgram,csw_per_dgram'
+header=bench,impl,peers,datagrams,lost,p50_us,p99_us,dgrams_per_s,cpu_us_per_dgram
+header=$header,csw_per_dgram,recv_calls_per_dgram
 first=$(printf '%s\n' "$out" | head -n 1)
 [ "$first" = "$header" ] || { echo "FAIL: header is '$first'" >&2; exit 1; }
 impls='\(stage\|broadcast\|dispatcher\|connected\)'

@@ -25,7 +25,7 @@ void bserver_fini(struct bserver *s)
 	pthread_mutex_destroy(&s->lock);
 }
 
-struct bdgram *bserver_read(int fd, int flags)
+struct bdgram *bserver_read(int fd, int flags, uint64_t *calls)
 {
 	char buf[UDP_DGRAM_MAX];
 	struct sockaddr_storage ss;
@@ -35,6 +35,7 @@ struct bdgram *bserver_read(int fd, int flags)
 
 	memset(&ss, 0, sizeof(ss));
 	n = recvfrom(fd, buf, sizeof(buf), flags, (struct sockaddr *)&ss, &sl);
+	(*calls)++;
 	if (n < 0)
 		return NULL;
 	d = malloc(sizeof(*d) + (size_t)n);
@@ -106,11 +107,13 @@ struct bpeer *bserver_peer_add(struct bserver *s, const struct udp_addr *a)
 void bserver_join_free(struct bserver *s)
 {
 	struct bpeer *p, *tmp;
+	uint64_t recv_calls = 0;
 
 	HASH_ITER(hh, s->peers, p, tmp) {
 		pthread_join(p->thread, NULL);
 		HASH_DEL(s->peers, p);
 		s->wakes += p->wakes;
+		recv_calls += p->recv_calls;
 		while (p->first)
 			free(bpeer_pop(p));
 		if (p->fd >= 0)
@@ -119,4 +122,6 @@ void bserver_join_free(struct bserver *s)
 		pthread_cond_destroy(&p->cond);
 		free(p);
 	}
+	/* Only now: a broadcast peer not joined yet may still be reading, and counting. */
+	s->recv_calls += recv_calls;
 }

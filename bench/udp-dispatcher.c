@@ -36,7 +36,7 @@ void bserver_run_dispatcher(struct bserver *s)
 	struct bpeer *p, *tmp;
 
 	while (!bserver_stopping(s)) {
-		struct bdgram *d = bserver_read(s->fd, 0);
+		struct bdgram *d = bserver_read(s->fd, 0, &s->recv_calls);
 
 		if (!d)
 			continue;
