@@ -2,8 +2,8 @@
  * udp-bserver.h - the servers exitleft-udp-bench measures the stage against, and what they
  * share
  *
- * Three ways to serve the UDP echo protocol (examples/udp-common.h) with a thread per peer
- * and no stage, each in its own file: broadcast (udp-broadcast.c), dispatcher
+ * Four ways to serve the UDP echo protocol (examples/udp-common.h) with a thread per peer
+ * and no stage: broadcast (udp-broadcast.c), dispatcher and dispatcher-mmsg
  * (udp-dispatcher.c) and connected (udp-connected.c). udp-bserver.c holds their plumbing:
  * reading and answering a datagram, and the table of peers with a queue each. The stage's
  * server is the examples' own, udp-server-core.c. "Peer" means a UDP peer here, as in the
@@ -83,10 +83,11 @@ static inline bool bserver_stopping(const struct bserver *s)
 /*
  * Each serves s->fd until *s->stop is raised, then joins and frees its threads and leaves
  * its counts in s: datagrams received, thread wakes, datagrams the kernel gave the wrong
- * socket (connected only), receive system calls.
+ * socket (connected only), receive system calls. The dispatcher reads one datagram a call,
+ * or with `batch` up to UDP_BATCH_MAX (recvmmsg(), as the stage's head does).
  */
 void bserver_run_broadcast(struct bserver *s);
-void bserver_run_dispatcher(struct bserver *s);
+void bserver_run_dispatcher(struct bserver *s, bool batch);
 void bserver_run_connected(struct bserver *s);
 
 /*
@@ -94,6 +95,10 @@ void bserver_run_connected(struct bserver *s);
  * one to *calls.
  */
 struct bdgram *bserver_read(int fd, int flags, uint64_t *calls);
+
+/* A datagram of len bytes from `from` (as recvfrom() gives it), unlinked; NULL if out of
+ * memory or from another family. */
+struct bdgram *bserver_dgram(const struct sockaddr_storage *from, const char *data, size_t len);
 
 /* Answers d as the n-th datagram of its peer, on fd (connected if `connected`); frees d. */
 void bserver_answer(int fd, struct bdgram *d, uint64_t n, bool connected);
