@@ -8,7 +8,7 @@
 /*
  * The implementations the benches compare, named in the CSV's impl column by impl_name().
  * exitleft-bench runs stage, stage-fd, stage-fd-epoll, floor, broadcast and mutex;
- * exitleft-udp-bench stage, broadcast, dispatcher and connected.
+ * exitleft-udp-bench stage, broadcast, dispatcher, dispatcher-mmsg and connected.
  */
 enum impl {
 	IMPL_STAGE,		/* libexitleft, a thread blocked in exitleft_enter() per waiter */
@@ -20,6 +20,8 @@ enum impl {
 	IMPL_MUTEX,		/* a plain mutex handed from holder to holder */
 	IMPL_DISPATCHER,	/* a thread that only reads, filling a queue per UDP peer */
 	IMPL_CONNECTED,		/* a connected socket per UDP peer: the kernel sorts */
+	IMPL_DISPATCHER_MMSG,	/* IMPL_DISPATCHER reading in batches (recvmmsg()), as the
+				 * stage's head does */
 	NIMPL,
 };
 

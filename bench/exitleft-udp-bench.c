@@ -1,21 +1,25 @@
 /*
- * exitleft-udp-bench - one UDP echo workload through four ways of sharing a socket
+ * exitleft-udp-bench - one UDP echo workload through five ways of sharing a socket
  *
- *   stage       the library: peer threads take turns heading the stage
- *               (examples/udp-server-core.c)
- *   broadcast   the same leader/followers turns, with one mutex and one condvar that the
- *               reader broadcasts on for every datagram it files: every waiter wakes
- *               (udp-broadcast.c)
- *   dispatcher  a thread that only reads, handing datagrams to per-peer queues
- *               (udp-dispatcher.c)
- *   connected   one connected socket per peer on the server's port: the kernel sorts
- *               datagrams, one wake each; the floor (udp-connected.c)
+ *   stage            the library: peer threads take turns heading the stage, the head
+ *                    reading in batches of up to UDP_BATCH_MAX (examples/udp-server-core.c)
+ *   broadcast        the same leader/followers turns, with one mutex and one condvar that
+ *                    the reader broadcasts on for every datagram it files: every waiter
+ *                    wakes (udp-broadcast.c)
+ *   dispatcher       a thread that only reads, handing datagrams to per-peer queues
+ *                    (udp-dispatcher.c)
+ *   dispatcher-mmsg  the dispatcher reading in batches as the stage's head does, so that
+ *                    batching is not counted as the stage's alone (udp-dispatcher.c)
+ *   connected        one connected socket per peer on the server's port: the kernel sorts
+ *                    datagrams, one wake each; the floor (udp-connected.c)
  *
  * Each case runs its server in a child process (so that wait4() gives its CPU time and
  * context switches alone) against the ping-pong load of udp-load.c in the parent: P peers,
  * one datagram in flight each, for a fixed time. Every figure is the median of --runs runs;
- * the runs of the four servers interleave, so drift on a shared machine hits all alike.
- * With --csv, stdout holds exactly the CSV and stderr the readable table (with wakes).
+ * the runs of the five servers interleave, so drift on a shared machine hits all alike.
+ * Besides time, CPU and context switches, each server counts its receive system calls
+ * (timeouts included), reported per datagram. With --csv, stdout holds exactly the CSV and
+ * stderr the readable table (with wakes).
  *
  * This file is the harness: the options, the child processes, the runs and the output.
  */
@@ -45,7 +49,7 @@
 
 /* The servers compared, in the order of the output's rows. */
 static const enum impl udp_impls[] = { IMPL_STAGE, IMPL_BROADCAST, IMPL_DISPATCHER,
-				       IMPL_CONNECTED };
+				       IMPL_DISPATCHER_MMSG, IMPL_CONNECTED };
 #define NUDP_IMPL (int)(sizeof(udp_impls) / sizeof(udp_impls[0]))
 
 static atomic_bool stop_flag;	/* the child's: set by SIGTERM */
@@ -58,7 +62,7 @@ static void on_term(int sig)
 
 /* What a child server reports back through a pipe. */
 struct child_report {
-	uint64_t received, wakes, misrouted;
+	uint64_t received, wakes, misrouted, recv_calls;
 };
 
 /* The child: serve fd with `impl` until SIGTERM, report, exit. */
@@ -81,18 +85,20 @@ static void child_main(enum impl impl, int fd, int report_fd)
 			_exit(3);
 		rep.received = st.received;
 		rep.wakes = st.wakes_token + st.wakes_head;
+		rep.recv_calls = st.recv_calls;
 	} else {
 		if (bserver_init(&s, fd, &stop_flag))
 			_exit(3);
 		if (impl == IMPL_BROADCAST)
 			bserver_run_broadcast(&s);
-		else if (impl == IMPL_DISPATCHER)
-			bserver_run_dispatcher(&s);
+		else if (impl == IMPL_DISPATCHER || impl == IMPL_DISPATCHER_MMSG)
+			bserver_run_dispatcher(&s, impl == IMPL_DISPATCHER_MMSG);
 		else
 			bserver_run_connected(&s);
 		rep.received = s.received;
 		rep.wakes = s.wakes;
 		rep.misrouted = s.misrouted;
+		rep.recv_calls = s.recv_calls;
 		bserver_fini(&s);
 	}
 	if (write(report_fd, &rep, sizeof(rep)) != sizeof(rep))
@@ -102,7 +108,7 @@ static void child_main(enum impl impl, int fd, int report_fd)
 
 /* One run's figures. */
 struct sample {
-	double datagrams, lost, p50_us, p99_us, rate, cpu_us, csw, wakes, misrouted;
+	double datagrams, lost, p50_us, p99_us, rate, cpu_us, csw, wakes, misrouted, recv_calls;
 };
 
 struct options {
@@ -183,6 +189,7 @@ static int run_once(const struct options *o, enum impl impl, unsigned peers, str
 		out->csw = (double)(ru.ru_nvcsw + ru.ru_nivcsw) / n;
 		out->wakes = (double)rep.wakes / n;
 		out->misrouted = (double)rep.misrouted;
+		out->recv_calls = (double)rep.recv_calls / n;
 	}
 	return 0;
 }
@@ -200,6 +207,7 @@ static struct sample sample_median(const struct sample *s, unsigned n)
 		.csw = STATS_MEDIAN_OF(s, n, csw),
 		.wakes = STATS_MEDIAN_OF(s, n, wakes),
 		.misrouted = STATS_MEDIAN_OF(s, n, misrouted),
+		.recv_calls = STATS_MEDIAN_OF(s, n, recv_calls),
 	};
 }
 
@@ -209,22 +217,23 @@ static void usage(FILE *f)
 		"usage: exitleft-udp-bench [--csv] [--quick] [--runs N] [--ms MS]"
 		" [--peers LIST] [-6]\n"
 		"\n"
-		"The UDP echo workload (P peers in ping-pong on loopback) through four servers:\n"
+		"The UDP echo workload (P peers in ping-pong on loopback) through five servers:\n"
 		"stage (this library), broadcast (one mutex + one broadcast condvar), dispatcher\n"
-		"(a reading thread + per-peer queues), connected (a connected socket per peer,"
-		" the\n"
-		"floor). Each case is the median of N runs of MS milliseconds; the server runs"
-		" in a\n"
-		"child process whose CPU time and context switches are counted per datagram.\n"
+		"(a reading thread + per-peer queues), dispatcher-mmsg (the same, reading up to\n"
+		"%d datagrams a recvmmsg(), as the stage's head does), connected (a connected\n"
+		"socket per peer, the floor). Each case is the median of N runs of MS\n"
+		"milliseconds; the server runs in a child process whose CPU time, context\n"
+		"switches and receive system calls are counted per datagram.\n"
 		"\n"
 		"  --csv          CSV on stdout (bench,impl,peers,datagrams,lost,p50_us,p99_us,\n"
-		"                 dgrams_per_s,cpu_us_per_dgram,csw_per_dgram); table on stderr\n"
+		"                 dgrams_per_s,cpu_us_per_dgram,csw_per_dgram,\n"
+		"                 recv_calls_per_dgram); table on stderr\n"
 		"  --quick        smoke test: peers 1 and 8, 3 runs of 150 ms\n"
 		"  --runs N       runs per case (default 3, at most %d)\n"
 		"  --ms MS        length of a run (default 1000)\n"
 		"  --peers LIST   comma-separated peer counts (default 1,8,64,256)\n"
 		"  -6, --ipv6     over ::1\n"
-		"  -h, --help     this text\n", MAX_RUNS);
+		"  -h, --help     this text\n", UDP_BATCH_MAX, MAX_RUNS);
 }
 
 static int parse_peers(const char *s, struct options *o)
@@ -286,20 +295,21 @@ int main(int argc, char **argv)
 	table = o.csv ? stderr : stdout;
 	if (o.csv)
 		printf("bench,impl,peers,datagrams,lost,p50_us,p99_us,dgrams_per_s,"
-		       "cpu_us_per_dgram,csw_per_dgram\n");
-	fprintf(table, "%-10s %5s %9s %5s %9s %9s %10s %8s %8s %8s\n", "impl", "peers",
-		"datagrams", "lost", "p50_us", "p99_us", "dgrams/s", "cpu_us", "csw", "wakes");
+		       "cpu_us_per_dgram,csw_per_dgram,recv_calls_per_dgram\n");
+	fprintf(table, "%-15s %5s %9s %5s %9s %9s %10s %8s %8s %8s %8s\n", "impl", "peers",
+		"datagrams", "lost", "p50_us", "p99_us", "dgrams/s", "cpu_us", "csw", "wakes",
+		"recvs");
 	for (unsigned k = 0; k < o.npeers; k++) {
 		struct sample s[NUDP_IMPL][MAX_RUNS];
-		bool ok[NUDP_IMPL] = { true, true, true, true };
+		bool broken[NUDP_IMPL] = { false };
 
 		/* Runs interleave: run r of every server before run r + 1 of any. */
 		for (unsigned r = 0; r < o.runs; r++)
 			for (int i = 0; i < NUDP_IMPL; i++)
-				if (ok[i] && run_once(&o, udp_impls[i], o.peers[k], &s[i][r]))
-					ok[i] = false;
+				if (!broken[i] && run_once(&o, udp_impls[i], o.peers[k], &s[i][r]))
+					broken[i] = true;
 		for (int i = 0; i < NUDP_IMPL; i++) {
-			if (!ok[i]) {
+			if (broken[i]) {
 				failed = 1;
 				continue;
 			}
@@ -307,12 +317,12 @@ int main(int argc, char **argv)
 			const char *name = impl_name(udp_impls[i]);
 
 			if (o.csv)
-				printf("udp,%s,%u,%.0f,%.0f,%.1f,%.1f,%.0f,%.2f,%.3f\n",
+				printf("udp,%s,%u,%.0f,%.0f,%.1f,%.1f,%.0f,%.2f,%.3f,%.3f\n",
 				       name, o.peers[k], m.datagrams, m.lost, m.p50_us, m.p99_us,
-				       m.rate, m.cpu_us, m.csw);
-			fprintf(table, "%-10s %5u %9.0f %5.0f %9.1f %9.1f %10.0f %8.2f %8.3f"
-				" %8.3f%s\n", name, o.peers[k], m.datagrams, m.lost, m.p50_us,
-				m.p99_us, m.rate, m.cpu_us, m.csw, m.wakes,
+				       m.rate, m.cpu_us, m.csw, m.recv_calls);
+			fprintf(table, "%-15s %5u %9.0f %5.0f %9.1f %9.1f %10.0f %8.2f %8.3f"
+				" %8.3f %8.3f%s\n", name, o.peers[k], m.datagrams, m.lost,
+				m.p50_us, m.p99_us, m.rate, m.cpu_us, m.csw, m.wakes, m.recv_calls,
 				m.misrouted > 0 ? "  (misrouted!)" : "");
 			fflush(NULL);
 		}

@@ -10,9 +10,22 @@ head -n 1 "$csv" | grep -q '^bench,impl,peers,datagrams,lost,p50_us,p99_us,dgram
 	{ echo "plot-udp.sh: $csv is not exitleft-udp-bench --csv output" >&2; exit 1; }
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-for impl in stage broadcast dispatcher connected; do
+# Each impl's points (peers, datagrams/s, p99) and its curve in each panel: IMPL|STYLE|TITLE.
+# An impl the CSV has no rows for (dispatcher-mmsg, in a CSV from before it) is left out
+# rather than drawn empty.
+rate='' rtt=''
+while IFS='|' read -r impl style title; do
 	awk -F, -v i="$impl" 'NR > 1 && $2 == i { print $3, $8, $7 }' "$csv" >"$tmp/$impl.dat"
-done
+	[ -s "$tmp/$impl.dat" ] || continue
+	rate="$rate${rate:+, }\"$tmp/$impl.dat\" u 1:2 w lp $style t \"$title\""
+	rtt="$rtt${rtt:+, }\"$tmp/$impl.dat\" u 1:3 w lp $style t \"$title\""
+done <<'IMPLS'
+stage|lw 2|stage
+broadcast||broadcast
+dispatcher||dispatcher
+dispatcher-mmsg|dt 3|dispatcher-mmsg
+connected|dt 2|connected (floor)
+IMPLS
 gnuplot <<GP
 set terminal svg size 960,420 dynamic font "sans,11"
 set output "$svg"
@@ -25,18 +38,12 @@ set xtics (1, 8, 64, 256)
 set ylabel "datagrams/s"
 set yrange [0:*]
 set title "throughput (higher is better)"
-plot "$tmp/stage.dat" u 1:2 w lp lw 2 t "stage", \
-     "$tmp/broadcast.dat" u 1:2 w lp t "broadcast", \
-     "$tmp/dispatcher.dat" u 1:2 w lp t "dispatcher", \
-     "$tmp/connected.dat" u 1:2 w lp dt 2 t "connected (floor)"
+plot $rate
 set logscale y 10
 set yrange [*:*]
 set ylabel "p99 round trip (us)"
 set title "p99 RTT (lower is better)"
-plot "$tmp/stage.dat" u 1:3 w lp lw 2 t "stage", \
-     "$tmp/broadcast.dat" u 1:3 w lp t "broadcast", \
-     "$tmp/dispatcher.dat" u 1:3 w lp t "dispatcher", \
-     "$tmp/connected.dat" u 1:3 w lp dt 2 t "connected (floor)"
+plot $rtt
 unset multiplot
 GP
 echo "wrote $svg"

@@ -36,7 +36,7 @@ static struct bdgram *bc_read(struct bserver *s, const struct udp_addr *own)
 {
 	struct bdgram *d;
 
-	while (!bserver_stopping(s) && (d = bserver_read(s->fd, 0))) {
+	while (!bserver_stopping(s) && (d = bserver_read(s->fd, 0, &s->recv_calls))) {
 		if (own && udp_addr_equal(own, &d->from)) {
 			pthread_mutex_lock(&s->lock);
 			s->received++;
@@ -109,7 +109,7 @@ void bserver_run_broadcast(struct bserver *s)
 			nanosleep(&ms, NULL);
 			continue;
 		}
-		d = bserver_read(s->fd, 0);
+		d = bserver_read(s->fd, 0, &s->recv_calls);
 		pthread_mutex_lock(&s->lock);
 		if (d)
 			bc_file(s, d);

@@ -25,29 +25,31 @@ void bserver_fini(struct bserver *s)
 	pthread_mutex_destroy(&s->lock);
 }
 
-struct bdgram *bserver_read(int fd, int flags)
+struct bdgram *bserver_dgram(const struct sockaddr_storage *from, const char *data, size_t len)
+{
+	struct bdgram *d = malloc(sizeof(*d) + len);
+
+	if (!d || !udp_addr_normalise(from, &d->from)) {
+		free(d);
+		return NULL;
+	}
+	d->len = len;
+	d->next = NULL;
+	memcpy(d->data, data, len);
+	return d;
+}
+
+struct bdgram *bserver_read(int fd, int flags, uint64_t *calls)
 {
 	char buf[UDP_DGRAM_MAX];
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof(ss);
-	struct bdgram *d;
 	ssize_t n;
 
 	memset(&ss, 0, sizeof(ss));
 	n = recvfrom(fd, buf, sizeof(buf), flags, (struct sockaddr *)&ss, &sl);
-	if (n < 0)
-		return NULL;
-	d = malloc(sizeof(*d) + (size_t)n);
-	if (!d)
-		return NULL;
-	if (!udp_addr_normalise(&ss, &d->from)) {
-		free(d);
-		return NULL;
-	}
-	d->len = (size_t)n;
-	d->next = NULL;
-	memcpy(d->data, buf, (size_t)n);
-	return d;
+	(*calls)++;
+	return n < 0 ? NULL : bserver_dgram(&ss, buf, (size_t)n);
 }
 
 void bserver_answer(int fd, struct bdgram *d, uint64_t n, bool connected)
@@ -106,11 +108,13 @@ struct bpeer *bserver_peer_add(struct bserver *s, const struct udp_addr *a)
 void bserver_join_free(struct bserver *s)
 {
 	struct bpeer *p, *tmp;
+	uint64_t recv_calls = 0;
 
 	HASH_ITER(hh, s->peers, p, tmp) {
 		pthread_join(p->thread, NULL);
 		HASH_DEL(s->peers, p);
 		s->wakes += p->wakes;
+		recv_calls += p->recv_calls;
 		while (p->first)
 			free(bpeer_pop(p));
 		if (p->fd >= 0)
@@ -119,4 +123,6 @@ void bserver_join_free(struct bserver *s)
 		pthread_cond_destroy(&p->cond);
 		free(p);
 	}
+	/* Only now: a broadcast peer not joined yet may still be reading, and counting. */
+	s->recv_calls += recv_calls;
 }

@@ -2,8 +2,8 @@
  * udp-bserver.h - the servers exitleft-udp-bench measures the stage against, and what they
  * share
  *
- * Three ways to serve the UDP echo protocol (examples/udp-common.h) with a thread per peer
- * and no stage, each in its own file: broadcast (udp-broadcast.c), dispatcher
+ * Four ways to serve the UDP echo protocol (examples/udp-common.h) with a thread per peer
+ * and no stage: broadcast (udp-broadcast.c), dispatcher and dispatcher-mmsg
  * (udp-dispatcher.c) and connected (udp-connected.c). udp-bserver.c holds their plumbing:
  * reading and answering a datagram, and the table of peers with a queue each. The stage's
  * server is the examples' own, udp-server-core.c. "Peer" means a UDP peer here, as in the
@@ -38,6 +38,8 @@ struct bdgram {
  * table. broadcast: queue and counters guarded by the server's one mutex; dispatcher: by the
  * peer's own mutex; connected: no queue, the thread owns everything. The table itself is
  * touched by the reader only (dispatcher, connected) or under the mutex (broadcast).
+ * recv_calls counts the reads of the peer's own socket (connected): the listener's before
+ * it starts the thread, then the thread's.
  */
 struct bpeer {
 	struct udp_addr addr;
@@ -46,15 +48,18 @@ struct bpeer {
 	pthread_cond_t cond;	/* dispatcher only */
 	struct bdgram *first, *last;
 	int fd;			/* connected only */
-	uint64_t answered, wakes;
+	uint64_t answered, wakes, recv_calls;
 	struct bserver *srv;
 	UT_hash_handle hh;
 };
 
 /*
  * A broadcast, dispatcher or connected server. For broadcast, lock guards every field but
- * fd and stop; for the others peers belongs to the reading thread and wakes are summed
- * after joins. *stop is raised once, from outside (a signal handler), and only read here.
+ * fd, stop and recv_calls; for the others peers belongs to the reading thread and wakes are
+ * summed after joins. recv_calls counts the calls that read fd, made by one thread at a time
+ * (broadcast: the one that set reading, under lock); the peers' own (connected) are added
+ * once every thread is joined. *stop is raised once, from outside (a signal handler), and
+ * only read here.
  */
 struct bserver {
 	int fd;
@@ -63,7 +68,7 @@ struct bserver {
 	pthread_cond_t cond;	/* broadcast: the one condvar everybody waits on */
 	bool reading;		/* broadcast: a thread is reading the socket */
 	struct bpeer *peers;
-	uint64_t received, wakes, misrouted;
+	uint64_t received, wakes, misrouted, recv_calls;
 };
 
 /* Readies s to serve fd, with BSERVER_POLL_MS as the socket's receive timeout; -errno. */
@@ -78,14 +83,22 @@ static inline bool bserver_stopping(const struct bserver *s)
 /*
  * Each serves s->fd until *s->stop is raised, then joins and frees its threads and leaves
  * its counts in s: datagrams received, thread wakes, datagrams the kernel gave the wrong
- * socket (connected only).
+ * socket (connected only), receive system calls. The dispatcher reads one datagram a call,
+ * or with `batch` up to UDP_BATCH_MAX (recvmmsg(), as the stage's head does).
  */
 void bserver_run_broadcast(struct bserver *s);
-void bserver_run_dispatcher(struct bserver *s);
+void bserver_run_dispatcher(struct bserver *s, bool batch);
 void bserver_run_connected(struct bserver *s);
 
-/* Reads one datagram (recvfrom() flags), or NULL on timeout, stop or error. */
-struct bdgram *bserver_read(int fd, int flags);
+/*
+ * Reads one datagram (recvfrom() flags), or NULL on timeout, stop or error. Every call adds
+ * one to *calls.
+ */
+struct bdgram *bserver_read(int fd, int flags, uint64_t *calls);
+
+/* A datagram of len bytes from `from` (as recvfrom() gives it), unlinked; NULL if out of
+ * memory or from another family. */
+struct bdgram *bserver_dgram(const struct sockaddr_storage *from, const char *data, size_t len);
 
 /* Answers d as the n-th datagram of its peer, on fd (connected if `connected`); frees d. */
 void bserver_answer(int fd, struct bdgram *d, uint64_t n, bool connected);
@@ -97,7 +110,8 @@ struct bdgram *bpeer_pop(struct bpeer *p);
 struct bpeer *bserver_peer_find(struct bserver *s, const struct udp_addr *a);
 /* A new peer in the table, no thread yet; NULL when out of memory. */
 struct bpeer *bserver_peer_add(struct bserver *s, const struct udp_addr *a);
-/* Joins every peer's thread (the caller has woken them), adds up its wakes, frees it. */
+/* Joins every peer's thread (the caller has woken them), adds up its wakes and receive
+ * calls, frees it. */
 void bserver_join_free(struct bserver *s);
 
 #endif /* EXITLEFT_BENCH_UDP_BSERVER_H */

@@ -28,6 +28,7 @@ static void *cn_peer_main(void *arg)
 		ssize_t n = recv(p->fd, buf, sizeof(buf), 0);
 		size_t len;
 
+		p->recv_calls++;
 		if (n < 0)
 			continue;	/* the receive timeout: look at the stop flag */
 		p->wakes++;
@@ -53,7 +54,7 @@ static int cn_socket(const struct udp_addr *local, struct bpeer *p, struct bdgra
 		close(fd);
 		return -errno;
 	}
-	while ((d = bserver_read(fd, MSG_DONTWAIT))) {
+	while ((d = bserver_read(fd, MSG_DONTWAIT, &p->recv_calls))) {
 		if (udp_addr_equal(&d->from, &p->addr)) {
 			bpeer_push(p, d);
 		} else {
@@ -84,7 +85,7 @@ void bserver_run_connected(struct bserver *s)
 		if (d)
 			pending = d->next;
 		else
-			d = bserver_read(s->fd, 0);
+			d = bserver_read(s->fd, 0, &s->recv_calls);
 		if (!d)
 			continue;
 		d->next = NULL;

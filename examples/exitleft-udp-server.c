@@ -66,7 +66,8 @@ static void print_stats(const struct udp_server_stats *s)
 	       "dropped_limit=%llu dropped_other=%llu peers_started=%llu peers_retired=%llu "
 	       "peers_max=%llu wakes=%llu wakes_token=%llu wakes_head=%llu "
 	       "wakes_per_dgram=%.3f head_timeouts=%llu retire_races=%llu send_errors=%llu "
-	       "dropped_full=%llu dropped_shutdown=%llu shutdown_ms=%.1f rss_max_kb=%ld\n",
+	       "dropped_full=%llu dropped_shutdown=%llu recv_calls=%llu shutdown_ms=%.1f "
+	       "rss_max_kb=%ld\n",
 	       (unsigned long long)s->received, (unsigned long long)s->answered,
 	       (unsigned long long)s->delivered, (unsigned long long)s->kept,
 	       (unsigned long long)s->dropped_limit, (unsigned long long)s->dropped_other,
@@ -76,7 +77,8 @@ static void print_stats(const struct udp_server_stats *s)
 	       s->received ? (double)wakes / (double)s->received : 0.0,
 	       (unsigned long long)s->head_timeouts, (unsigned long long)s->retire_races,
 	       (unsigned long long)s->send_errors, (unsigned long long)s->dropped_full,
-	       (unsigned long long)s->dropped_shutdown, (double)s->shutdown_ns / 1e6,
+	       (unsigned long long)s->dropped_shutdown, (unsigned long long)s->recv_calls,
+	       (double)s->shutdown_ns / 1e6,
 	       getrusage(RUSAGE_SELF, &ru) == 0 ? ru.ru_maxrss : -1L);
 }
 

@@ -1,5 +1,6 @@
 /*
- * udp-common.c - addresses, clocks, the echo protocol and percentiles for the UDP examples
+ * udp-common.c - addresses, sockets, reading in batches, clocks, the echo protocol and
+ * percentiles for the UDP examples
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -132,6 +133,58 @@ int udp_socket_rcvtimeo(int fd, unsigned ms)
 	struct timeval tv = { .tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000 };
 
 	return setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0 ? -errno : 0;
+}
+
+/* msg[i] reads datagram i into data[i] through iov[i], and its sender into from[i]; every
+ * udp_batch_recv() sets them afresh. */
+struct udp_batch {
+	struct mmsghdr msg[UDP_BATCH_MAX];
+	struct iovec iov[UDP_BATCH_MAX];
+	struct sockaddr_storage from[UDP_BATCH_MAX];
+	char data[UDP_BATCH_MAX][UDP_DGRAM_MAX];
+};
+
+struct udp_batch *udp_batch_new(void)
+{
+	return malloc(sizeof(struct udp_batch));
+}
+
+void udp_batch_free(struct udp_batch *b)
+{
+	free(b);
+}
+
+int udp_batch_recv(struct udp_batch *b, int fd)
+{
+	int n;
+
+	for (int i = 0; i < UDP_BATCH_MAX; i++) {
+		b->iov[i] = (struct iovec){ .iov_base = b->data[i], .iov_len = UDP_DGRAM_MAX };
+		/* Every call: the kernel writes each message's name length back. */
+		b->msg[i].msg_hdr = (struct msghdr){
+			.msg_name = &b->from[i], .msg_namelen = sizeof(b->from[i]),
+			.msg_iov = &b->iov[i], .msg_iovlen = 1,
+		};
+	}
+	/* No timeout argument: recvmmsg() checks it only after each datagram; SO_RCVTIMEO
+	 * bounds the wait for the first, and MSG_WAITFORONE makes the others not wait. */
+	n = recvmmsg(fd, b->msg, UDP_BATCH_MAX, MSG_WAITFORONE, NULL);
+	if (n < 0)
+		return -errno;
+	/* A socket whose reading side is shut down yields an empty message with no sender
+	 * (where recvfrom() returns 0); a real datagram, even an empty one, has a sender. */
+	for (int i = 0; i < n; i++)
+		if (b->msg[i].msg_hdr.msg_namelen == 0)
+			return i;
+	return n;
+}
+
+const char *udp_batch_get(const struct udp_batch *b, int i, size_t *len,
+			  const struct sockaddr_storage **from)
+{
+	*len = b->msg[i].msg_len;
+	*from = &b->from[i];
+	return b->data[i];
 }
 
 int udp_parse_uint(const char *s, unsigned max, unsigned *out)

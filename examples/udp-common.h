@@ -1,6 +1,6 @@
 /*
- * udp-common.h - what the UDP server, client and bench share: addresses, clocks, the echo
- * protocol and percentiles.
+ * udp-common.h - what the UDP server, client and bench share: addresses, sockets, reading in
+ * batches, clocks, the echo protocol and percentiles.
  *
  * The protocol: every datagram a peer sends is answered with one datagram, "<n> <payload>",
  * where <payload> is the datagram as received and <n> counts the datagrams the server's thread
@@ -48,6 +48,35 @@ int udp_socket_bind(const struct udp_addr *a, bool reuseaddr);
 
 /* Sets a socket's receive timeout; 0 on success, -errno. */
 int udp_socket_rcvtimeo(int fd, unsigned ms);
+
+/* Datagrams one udp_batch_recv() reads at most. */
+#define UDP_BATCH_MAX 32
+
+/*
+ * Room for the datagrams of one recvmmsg() and their senders: UDP_BATCH_MAX datagrams of
+ * UDP_DGRAM_MAX bytes, about 70 KiB, so it lives on the heap and a reader keeps one. Only
+ * one thread at a time may use a batch; what it holds is valid until its next read.
+ */
+struct udp_batch;
+
+/* A batch, or NULL when out of memory. udp_batch_free(NULL) does nothing. */
+struct udp_batch *udp_batch_new(void);
+void udp_batch_free(struct udp_batch *b);
+
+/*
+ * Reads fd into b with one system call: blocks for the first datagram (as long as the
+ * socket's receive timeout allows), then takes what else is queued, up to UDP_BATCH_MAX,
+ * without waiting. Returns the number of datagrams read; 0 if fd's reading side is shut
+ * down; or -errno if none was read (-EAGAIN: the timeout passed; -EINTR: a signal).
+ */
+int udp_batch_recv(struct udp_batch *b, int fd);
+
+/*
+ * Datagram i of the last udp_batch_recv(): returns its bytes, truncated to UDP_DGRAM_MAX,
+ * and sets *len to their number and *from to its sender as recvfrom() gives it.
+ */
+const char *udp_batch_get(const struct udp_batch *b, int i, size_t *len,
+			  const struct sockaddr_storage **from);
 
 /* A whole decimal number from 0 to max, the whole of s, into *out; 0, or -1 if it is not. */
 int udp_parse_uint(const char *s, unsigned max, unsigned *out);

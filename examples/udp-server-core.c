@@ -3,20 +3,26 @@
  *
  * Every peer (a remote address) is served by a thread of its own holding a ticket whose token
  * is the peer's normalised address. A peer thread answers what is in its mailbox, then
- * enters the stage. As head it reads the socket: a datagram from its own peer it keeps and
- * answers at once, still heading; any other it delivers to the mailbox of the peer's ticket,
- * which wakes that thread and no other. A datagram from an unknown peer makes the head start
- * a thread for it, unless max_peers threads are alive. Every peer's mailbox holds at most
- * cfg->mailbox datagrams (exitleft_ticket_limit()): a peer sending faster than its thread
- * answers has the rest dropped and counted (dropped_full), so no peer grows the server's
- * memory without bound, and max_peers bounds the number of mailboxes. Headship rotates when the socket is
- * quiet for poll_ms, when the head's own peer has been idle too long, and before a slow
- * answer ("sleep:"): the head exits first, so that another thread reads while it works.
+ * enters the stage. As head it reads the socket in batches: one recvmmsg() waits for a
+ * datagram and takes what else is queued, up to UDP_BATCH_MAX. Every datagram of another
+ * peer in the batch it delivers first, to the mailbox of that peer's ticket, which wakes that
+ * thread and no other; then it answers its own peer's at once, in order, still heading. A
+ * datagram from an unknown peer makes the head start a thread for it, unless max_peers
+ * threads are alive. Every peer's mailbox holds at most cfg->mailbox datagrams
+ * (exitleft_ticket_limit()): a peer sending faster than its thread answers has the rest
+ * dropped and counted (dropped_full), so no peer grows the server's memory without bound,
+ * and max_peers bounds the number of mailboxes. Headship rotates when the socket is quiet
+ * for poll_ms, when the head's own peer has been idle too long, and before a slow answer
+ * ("sleep:"): the head routes the rest of its batch, exits, and only then answers the slow
+ * one and the datagrams of its own behind it, so that another thread reads while it works.
  *
  * Why answer in place: promotion is first in, first out, and under ping-pong load the
  * longest waiter is the peer whose next datagram is first in the socket. A head that exited
  * for every datagram of its own would make every datagram wait for a thread to wake before
  * the socket is read again (measured: throughput below the dispatcher's at 64 peers).
+ *
+ * Why batches, and the others' datagrams first: one system call takes all that a burst left
+ * queued, and the threads it wakes answer while the head answers its own peer, not after.
  *
  * A peer idle for idle_ms frees its ticket. exitleft_ticket_free() refuses (-ENOTEMPTY) while
  * the mailbox holds items, so a datagram delivered as the peer retires is answered, not lost;
@@ -42,10 +48,14 @@
 #define PEER_STACK (256 * 1024)
 #define LISTENER_NAP_MS 100	/* how often the listener looks at the stop flag and reaps */
 
-/* A datagram as received, owned by whoever holds the pointer (head, mailbox, peer). */
+/*
+ * A datagram as received, owned by whoever holds the pointer (head, mailbox, peer). next
+ * links only the head's own datagrams of one batch, on their way to being answered.
+ */
 struct dgram {
 	struct udp_addr from;
 	size_t len;
+	struct dgram *next;
 	char data[];
 };
 
@@ -77,8 +87,9 @@ struct peer {
  *   nlive counts peers whose ticket is alive (what max_peers bounds); npending counts
  *   threads started and not yet joined, raised before pthread_create so that shutdown
  *   waits for a thread even before it is on the peers list.
- * by_head holds the counters of the read path; only the head touches them, and headship
- *   passes under the stage's lock, so headship itself orders every access.
+ * by_head holds the counters of the read path and batch the buffers it reads into; only the
+ *   head touches them, and headship passes under the stage's lock, so headship itself orders
+ *   every access. So one batch serves every head, and no peer's small stack holds one.
  * totals and the listener's counters belong to the server's own thread.
  */
 struct server {
@@ -94,6 +105,7 @@ struct server {
 	unsigned nlive, npending;
 	uint64_t peers_max;
 	struct udp_server_stats by_head;
+	struct udp_batch *batch;
 	struct udp_server_stats totals;
 };
 
@@ -227,63 +239,96 @@ static void peer_answer(struct peer *p, struct dgram *d)
 	free(d);
 }
 
+/* Datagram i of the head's batch, as a dgram of its own; NULL if out of memory or from an
+ * address of another family. */
+static struct dgram *dgram_from_batch(struct server *srv, int i)
+{
+	const struct sockaddr_storage *from;
+	size_t len;
+	const char *data = udp_batch_get(srv->batch, i, &len, &from);
+	struct dgram *d = malloc(sizeof(*d) + len);
+
+	if (!d || !udp_addr_normalise(from, &d->from)) {
+		free(d);
+		return NULL;
+	}
+	d->len = len;
+	d->next = NULL;
+	memcpy(d->data, data, len);
+	return d;
+}
+
+/* Hands d, another peer's, to its ticket, or to a thread started for it; else drops it. */
+static void head_route(struct server *srv, struct dgram *d)
+{
+	struct udp_server_stats *st = &srv->by_head;
+	int rc = exitleft_deliver(srv->stage, &d->from.ss, d->from.len, d);
+
+	if (rc == 1) {
+		st->delivered++;
+	} else if (rc == -ENOBUFS) {
+		st->dropped_full++;	/* its thread is behind by a whole mailbox */
+		free(d);
+	} else if (rc < 0 || !peer_spawn(srv, d)) {
+		if (rc < 0)
+			st->dropped_other++;
+		free(d);
+	}
+}
+
 /*
- * The head's work: reads the socket and routes every datagram, answering its own peer's
- * quick ones in place, until a slow one of its own arrives (returned, for the caller to
- * answer once it has exited), the socket stays quiet for poll_ms, its own peer has been idle
- * for idle_ms, or the server stops (NULL). The listener (self NULL) also returns as soon as
- * a peer thread is alive to take over the reading.
+ * The head's work: reads the socket a batch at a time and routes every datagram, answering
+ * its own peer's quick ones in place, until a slow one of its own arrives, the socket stays
+ * quiet for poll_ms, its own peer has been idle for idle_ms, or the server stops (NULL). The
+ * slow one is returned, with the head's own datagrams of the batch behind it, for the caller
+ * to answer in order once it has exited. The listener (self NULL) also returns as soon as a
+ * peer thread is alive to take over the reading.
  */
 static struct dgram *head_serve(struct server *srv, struct peer *self)
 {
 	const struct udp_addr *own = self ? &self->addr : NULL;
 	uint64_t idle_ns = (uint64_t)srv->cfg->idle_ms * 1000000u;
 	struct udp_server_stats *st = &srv->by_head;
-	char buf[UDP_DGRAM_MAX];
 
 	while (!server_stopping(srv)) {
-		struct sockaddr_storage from;
-		socklen_t fromlen = sizeof(from);
-		struct dgram *d;
-		ssize_t n;
-		int rc;
+		struct dgram *mine = NULL, **tail = &mine;
+		int n = udp_batch_recv(srv->batch, srv->cfg->fd);
 
-		memset(&from, 0, sizeof(from));
-		n = recvfrom(srv->cfg->fd, buf, sizeof(buf), 0, (struct sockaddr *)&from,
-			     &fromlen);
+		st->recv_calls++;
+		if (n == -EINTR)
+			continue;
 		if (n < 0) {
-			if (errno == EINTR)
-				continue;
 			st->head_timeouts++;	/* EAGAIN: quiet for poll_ms; rotate */
 			return NULL;
 		}
-		d = malloc(sizeof(*d) + (size_t)n);
-		if (!d || !udp_addr_normalise(&from, &d->from)) {
-			free(d);
-			st->dropped_other++;
-			continue;
-		}
-		st->received++;
-		d->len = (size_t)n;
-		memcpy(d->data, buf, (size_t)n);
-		if (own && udp_addr_equal(own, &d->from)) {
-			st->kept++;
-			if (udp_echo_slow(d->data, d->len))
-				return d;
-			peer_answer(self, d);
-			continue;
-		}
-		rc = exitleft_deliver(srv->stage, &d->from.ss, d->from.len, d);
-		if (rc == 1) {
-			st->delivered++;
-		} else if (rc == -ENOBUFS) {
-			st->dropped_full++;	/* its thread is behind by a whole mailbox */
-			free(d);
-		} else if (rc < 0 || !peer_spawn(srv, d)) {
-			if (rc < 0)
+		if (n == 0)
+			return NULL;	/* shut down for reading: the server is stopping */
+		for (int i = 0; i < n; i++) {
+			struct dgram *d = dgram_from_batch(srv, i);
+
+			if (!d) {
 				st->dropped_other++;
-			free(d);
+				continue;
+			}
+			st->received++;
+			if (own && udp_addr_equal(own, &d->from)) {
+				st->kept++;
+				*tail = d;
+				tail = &d->next;
+			} else {
+				head_route(srv, d);
+			}
 		}
+		/* Its own in the order sent: none may overtake a slow one, so a slow one ends
+		 * the answers in place, and what follows it waits with it. */
+		while (mine && !udp_echo_slow(mine->data, mine->len)) {
+			struct dgram *d = mine;
+
+			mine = d->next;
+			peer_answer(self, d);
+		}
+		if (mine)
+			return mine;
 		if (own && udp_now_ns() - self->last_ns >= idle_ns)
 			return NULL;	/* step down, to retire */
 		if (!own) {
@@ -297,6 +342,23 @@ static struct dgram *head_serve(struct server *srv, struct peer *self)
 		}
 	}
 	return NULL;
+}
+
+/* Answers, in order, what head_serve() returned; once the server stops, drops the rest
+ * instead, as peer_main() does with the mailbox's. */
+static void peer_answer_held(struct peer *p, struct dgram *d)
+{
+	while (d) {
+		struct dgram *next = d->next;
+
+		if (server_stopping(p->srv)) {
+			free(d);
+			p->dropped++;
+		} else {
+			peer_answer(p, d);
+		}
+		d = next;
+	}
 }
 
 /* Marks the peer's ticket gone; lock not held. */
@@ -365,8 +427,8 @@ static void *peer_main(void *arg)
 			p->wakes_head++;
 			d = head_serve(srv, p);
 			exitleft_exit(p->ticket);
-			if (d)
-				peer_answer(p, d);	/* a slow one: someone else reads meanwhile */
+			/* A slow one and its own behind it: someone else reads meanwhile. */
+			peer_answer_held(p, d);
 		} else if (rc != EXITLEFT_TIMEOUT) {
 			break;		/* EXITLEFT_CLOSED */
 		}
@@ -504,13 +566,16 @@ int udp_server_run(const struct udp_server_config *cfg, atomic_bool *stop,
 	rc = udp_socket_rcvtimeo(cfg->fd, cfg->poll_ms ? cfg->poll_ms : 1);
 	if (rc)
 		return rc;
+	srv.batch = udp_batch_new();
+	if (!srv.batch)
+		return -ENOMEM;
 	rc = exitleft_stage_new(&srv.stage);
 	if (rc)
-		return rc;
+		goto out_batch;
 	rc = exitleft_ticket_new(srv.stage, listener_token, sizeof(listener_token), &listener);
 	if (rc) {
 		exitleft_stage_free(srv.stage);
-		return rc;
+		goto out_batch;
 	}
 	pthread_mutex_init(&srv.lock, NULL);
 	pthread_condattr_init(&cattr);
@@ -538,6 +603,9 @@ int udp_server_run(const struct udp_server_config *cfg, atomic_bool *stop,
 	stats->dropped_other += srv.by_head.dropped_other;
 	stats->peers_started = srv.by_head.peers_started;
 	stats->head_timeouts = srv.by_head.head_timeouts;
+	stats->recv_calls = srv.by_head.recv_calls;
 	stats->peers_max = srv.peers_max;
+out_batch:
+	udp_batch_free(srv.batch);
 	return rc;
 }

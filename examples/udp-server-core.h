@@ -1,6 +1,7 @@
 /*
  * udp-server-core.h - the UDP echo server on a stage: one unconnected socket, a thread per
- * peer, each waiting for its own datagrams. Used by exitleft-udp-server and by the bench.
+ * peer, each waiting for its own datagrams while one of them, the head, reads the socket in
+ * batches of up to UDP_BATCH_MAX. Used by exitleft-udp-server and by the bench.
  */
 #ifndef EXITLEFT_UDP_SERVER_CORE_H
 #define EXITLEFT_UDP_SERVER_CORE_H
@@ -42,6 +43,9 @@ struct udp_server_stats {
 	uint64_t dropped_shutdown;	/* of dropped_other: queued, or a slow answer cut short,
 					 * when the server stopped */
 	uint64_t shutdown_ns;	/* from the listener seeing the stop to every thread joined */
+	/* since reading in batches */
+	uint64_t recv_calls;	/* receive system calls by heads, each of up to UDP_BATCH_MAX
+				 * datagrams; those that timed out (head_timeouts) included */
 };
 
 /*

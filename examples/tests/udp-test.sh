@@ -177,6 +177,17 @@ slow-peer)
 	slow_peer || slow_peer || slow_peer || fail "a timing check missed three times"
 	;;
 
+slow-window)
+	# A slow peer with eight datagrams in flight: its thread, heading, reads several of them
+	# in one batch, exits after the first and answers it and the rest behind it, in order.
+	# The client checks every answer's number and content; none may be lost.
+	start_server --
+	run_client -n 1 -w 8 -c 40 --slow-peers 1 --slow-ms 2
+	stop_server
+	[ "$(stat "$tmp/server.out" answered)" = 41 ] || fail "expected answered=41"
+	cat "$tmp/client.out" "$tmp/server.out"
+	;;
+
 stray)
 	# Four peers fill the server's limit; three strays must be counted, dropped, unanswered.
 	start_server -- --max-peers 4
