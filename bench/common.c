@@ -19,6 +19,7 @@ static const char *const impl_names[NIMPL] = {
 	[IMPL_MUTEX] = "mutex",
 	[IMPL_DISPATCHER] = "dispatcher",
 	[IMPL_CONNECTED] = "connected",
+	[IMPL_PER_THREAD] = "per-thread",
 };
 
 const char *impl_name(enum impl impl)
