@@ -20,6 +20,7 @@ static const char *const impl_names[NIMPL] = {
 	[IMPL_DISPATCHER] = "dispatcher",
 	[IMPL_CONNECTED] = "connected",
 	[IMPL_DISPATCHER_MMSG] = "dispatcher-mmsg",
+	[IMPL_PER_THREAD] = "per-thread",
 };
 
 const char *impl_name(enum impl impl)

@@ -8,7 +8,8 @@
 /*
  * The implementations the benches compare, named in the CSV's impl column by impl_name().
  * exitleft-bench runs stage, stage-fd, stage-fd-epoll, floor, broadcast and mutex;
- * exitleft-udp-bench stage, broadcast, dispatcher, dispatcher-mmsg and connected.
+ * exitleft-udp-bench stage, broadcast, dispatcher, dispatcher-mmsg and connected;
+ * exitleft-mc-bench stage, dispatcher, per-thread and broadcast.
  */
 enum impl {
 	IMPL_STAGE,		/* libexitleft, a thread blocked in exitleft_enter() per waiter */
@@ -18,10 +19,12 @@ enum impl {
 	IMPL_FLOOR,		/* two threads ping-ponging, a condvar each: one wake per sample */
 	IMPL_BROADCAST,		/* one mutex, one condvar for every waiter, broadcast */
 	IMPL_MUTEX,		/* a plain mutex handed from holder to holder */
-	IMPL_DISPATCHER,	/* a thread that only reads, filling a queue per UDP peer */
+	IMPL_DISPATCHER,	/* a thread that only reads, handing each datagram to its
+				 * UDP peer's queue or its requester's slot */
 	IMPL_CONNECTED,		/* a connected socket per UDP peer: the kernel sorts */
 	IMPL_DISPATCHER_MMSG,	/* IMPL_DISPATCHER reading in batches (recvmmsg()), as the
 				 * stage's head does */
+	IMPL_PER_THREAD,	/* a socket per requester thread: the kernel sorts */
 	NIMPL,
 };
 

@@ -22,7 +22,7 @@ need_packages meson ninja-build pkg-config gcc g++ clang libclang-rt-14-dev libc
 	uthash-dev libcmocka-dev valgrind binutils python3 socat abigail-tools mandoc \
 	groff-base build-essential debhelper dh-python lintian pkgconf git spin libuv1-dev \
 	rustc cargo mypy dpkg-dev autopkgtest python3-all \
-	tftp-hpa atftp curl nftables iproute2 libwrap0 libpcre2-8-0
+	tftp-hpa atftp curl nftables iproute2 libwrap0 libpcre2-8-0 memcached
 # The Node binding: Node.js and npm (this machine's, or Debian's), koffi from the npm registry
 # as bindings/node/package-lock.json pins it.
 command -v node >/dev/null && command -v npm >/dev/null || need_packages nodejs npm
