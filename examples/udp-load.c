@@ -397,8 +397,12 @@ static void result_merge(struct load_result *res, struct load_thread *th, unsign
 		size_t k = 0, ks = 0;
 
 		for (unsigned i = 0; i < nth; i++) {
-			memcpy(all + k, th[i].rtt, th[i].nrtt * sizeof(*all));
-			memcpy(slow + ks, th[i].slow_rtt, th[i].nslow * sizeof(*slow));
+			/* A thread with no samples of a kind may have no array for them:
+			 * memcpy() from NULL is undefined even for 0 bytes. */
+			if (th[i].nrtt)
+				memcpy(all + k, th[i].rtt, th[i].nrtt * sizeof(*all));
+			if (th[i].nslow)
+				memcpy(slow + ks, th[i].slow_rtt, th[i].nslow * sizeof(*slow));
 			k += th[i].nrtt;
 			ks += th[i].nslow;
 		}
