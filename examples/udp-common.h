@@ -1,6 +1,6 @@
 /*
  * udp-common.h - what the UDP server, client and bench share: addresses, sockets, reading in
- * batches, clocks, the echo protocol and percentiles.
+ * batches, stopping on a signal, clocks, the echo protocol and percentiles.
  *
  * The protocol: every datagram a peer sends is answered with one datagram, "<n> <payload>",
  * where <payload> is the datagram as received and <n> counts the datagrams the server's thread
@@ -10,6 +10,7 @@
 #ifndef EXITLEFT_UDP_COMMON_H
 #define EXITLEFT_UDP_COMMON_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -80,6 +81,13 @@ const char *udp_batch_get(const struct udp_batch *b, int i, size_t *len,
 
 /* A whole decimal number from 0 to max, the whole of s, into *out; 0, or -1 if it is not. */
 int udp_parse_uint(const char *s, unsigned max, unsigned *out);
+
+/*
+ * Makes SIGINT and SIGTERM raise a flag instead of ending the process, and returns the flag,
+ * for a server's `stop`. There is one flag per process, as there is one disposition per
+ * signal: every call returns the same one.
+ */
+atomic_bool *udp_stop_on_signals(void);
 
 /* CLOCK_MONOTONIC in nanoseconds. */
 uint64_t udp_now_ns(void);
