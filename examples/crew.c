@@ -11,7 +11,6 @@
 #include <time.h>
 
 #include "crew.h"
-#include "udp-common.h"
 
 int crew_init(struct crew *c, unsigned max, crew_reaped_fn *reaped, void *ctx)
 {
@@ -145,13 +144,13 @@ unsigned crew_reap(struct crew *c, bool all)
 }
 
 /* Waits (at most nap_ms) while members are alive to head the stage themselves. */
-static void crew_nap(struct crew *c, unsigned nap_ms, bool (*stopping)(void *ctx))
+static void crew_nap(struct crew *c, unsigned nap_ms, struct udp_stop *stop)
 {
 	struct timespec deadline;
 
 	udp_deadline_ms(&deadline, nap_ms);
 	pthread_mutex_lock(&c->lock);
-	while (c->nlive > 0 && !stopping(c->ctx)) {
+	while (c->nlive > 0 && !udp_stopping(stop)) {
 		if (pthread_cond_timedwait(&c->nobody_cond, &c->lock, &deadline) == ETIMEDOUT)
 			break;
 	}
@@ -159,13 +158,13 @@ static void crew_nap(struct crew *c, unsigned nap_ms, bool (*stopping)(void *ctx
 }
 
 void crew_listen(struct crew *c, exitleft_ticket *listener, unsigned nap_ms,
-		 bool (*stopping)(void *ctx), void (*head)(void *ctx))
+		 struct udp_stop *stop, void (*head)(void *ctx))
 {
-	while (!stopping(c->ctx)) {
+	while (!udp_stopping(stop)) {
 		struct timespec deadline;
 		int rc;
 
-		crew_nap(c, nap_ms, stopping);
+		crew_nap(c, nap_ms, stop);
 		crew_reap(c, false);
 		if (crew_alive(c))
 			continue;

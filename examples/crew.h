@@ -21,6 +21,8 @@
 
 #include <exitleft.h>
 
+#include "udp-common.h"
+
 /*
  * One thread of the crew, embedded in the server's own struct for it (a peer, a transfer),
  * which `reaped` finds again with offsetof(). crew_start() sets thread before the member is
@@ -98,14 +100,13 @@ bool crew_alive(struct crew *c);
 unsigned crew_reap(struct crew *c, bool all);
 
 /*
- * The server's own thread's loop until stopping(ctx) or the stage closes. It waits at most
+ * The server's own thread's loop until `stop` says so or the stage closes. It waits at most
  * nap_ms while a member is alive, reaps those that are done, and whenever none is alive
  * enters the stage with the listener's ticket; as head it calls head(ctx), which must return
- * once a member is alive (crew_alive()) or the server stops. stopping() is called with the
- * crew's lock held: it may take no lock.
+ * once a member is alive (crew_alive()) or the server stops.
  */
 void crew_listen(struct crew *c, exitleft_ticket *listener, unsigned nap_ms,
-		 bool (*stopping)(void *ctx), void (*head)(void *ctx));
+		 struct udp_stop *stop, void (*head)(void *ctx));
 
 /*
  * Joins every member, waiting for each, the ones a head is starting right now included: for

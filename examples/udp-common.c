@@ -224,6 +224,23 @@ atomic_bool *udp_stop_on_signals(void)
 	return &udp_stop_flag;
 }
 
+void udp_stop_init(struct udp_stop *s, atomic_bool *flag, unsigned duration_ms)
+{
+	s->flag = flag;
+	s->end_ns = duration_ms ? udp_now_ns() + (uint64_t)duration_ms * 1000000u : 0;
+}
+
+bool udp_stopping(struct udp_stop *s)
+{
+	if (atomic_load_explicit(s->flag, memory_order_relaxed))
+		return true;
+	if (s->end_ns && udp_now_ns() >= s->end_ns) {
+		atomic_store(s->flag, true);
+		return true;
+	}
+	return false;
+}
+
 uint64_t udp_now_ns(void)
 {
 	struct timespec ts;

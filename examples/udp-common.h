@@ -89,6 +89,21 @@ int udp_parse_uint(const char *s, unsigned max, unsigned *out);
  */
 atomic_bool *udp_stop_on_signals(void);
 
+/* When a server stops: once *flag is raised, or once its duration has passed. */
+struct udp_stop {
+	atomic_bool *flag;
+	uint64_t end_ns;	/* when the duration passes (udp_now_ns()), or 0: never */
+};
+
+/* A stop on *flag or, unless duration_ms is 0, after that long. */
+void udp_stop_init(struct udp_stop *s, atomic_bool *flag, unsigned duration_ms);
+
+/*
+ * Whether to stop. Once the duration has passed it raises the flag as well: from then on the
+ * server stops as if told to. Any thread; it takes no lock.
+ */
+bool udp_stopping(struct udp_stop *s);
+
 /* CLOCK_MONOTONIC in nanoseconds. */
 uint64_t udp_now_ns(void);
 

@@ -95,9 +95,8 @@ struct peer {
  */
 struct server {
 	const struct udp_server_config *cfg;
-	atomic_bool *stop;
+	struct udp_stop stop;
 	exitleft_stage *stage;
-	uint64_t end_ns;		/* when duration_ms passes, or 0 */
 	struct crew crew;
 	pthread_mutex_t lock;
 	pthread_cond_t closing_cond;	/* broadcast when closing is raised */
@@ -106,17 +105,6 @@ struct server {
 	struct udp_batch *batch;
 	struct udp_server_stats totals;
 };
-
-static bool server_stopping(struct server *srv)
-{
-	if (atomic_load_explicit(srv->stop, memory_order_relaxed))
-		return true;
-	if (srv->end_ns && udp_now_ns() >= srv->end_ns) {
-		atomic_store(srv->stop, true);
-		return true;
-	}
-	return false;
-}
 
 static void *peer_main(void *arg);
 
@@ -259,7 +247,7 @@ static struct dgram *head_serve(struct server *srv, struct peer *self)
 	uint64_t idle_ns = (uint64_t)srv->cfg->idle_ms * 1000000u;
 	struct udp_server_stats *st = &srv->by_head;
 
-	while (!server_stopping(srv)) {
+	while (!udp_stopping(&srv->stop)) {
 		struct dgram *mine = NULL, **tail = &mine;
 		int n = udp_batch_recv(srv->batch, srv->cfg->fd);
 
@@ -313,7 +301,7 @@ static void peer_answer_held(struct peer *p, struct dgram *d)
 	while (d) {
 		struct dgram *next = d->next;
 
-		if (server_stopping(p->srv)) {
+		if (udp_stopping(&p->srv->stop)) {
 			free(d);
 			p->dropped++;
 		} else {
@@ -353,9 +341,9 @@ static void *peer_main(void *arg)
 
 		/* Stopping ends the answers too, not only the waits: a mailbox of slow
 		 * datagrams would otherwise hold the shutdown a second per datagram. */
-		while (!server_stopping(srv) && exitleft_take(p->ticket, (void **)&d) == 1)
+		while (!udp_stopping(&srv->stop) && exitleft_take(p->ticket, (void **)&d) == 1)
 			peer_answer(p, d);
-		if (server_stopping(srv))
+		if (udp_stopping(&srv->stop))
 			break;
 		if (udp_now_ns() - p->last_ns >= idle_ns) {
 			rc = exitleft_ticket_free(p->ticket);
@@ -411,12 +399,6 @@ static void peer_reaped(void *ctx, struct crew_member *m)
 	free(p);
 }
 
-/* server_stopping() for the crew, which knows the server only as ctx. */
-static bool listener_stopping(void *ctx)
-{
-	return server_stopping(ctx);
-}
-
 /* The listener's turn as head, while no peer is alive to read the socket. */
 static void listener_head(void *ctx)
 {
@@ -431,7 +413,7 @@ static void server_shutdown(struct server *srv)
 {
 	uint64_t begin = udp_now_ns();
 
-	atomic_store(srv->stop, true);
+	atomic_store(srv->stop.flag, true);
 	pthread_mutex_lock(&srv->lock);
 	srv->closing = true;
 	pthread_cond_broadcast(&srv->closing_cond);
@@ -455,9 +437,7 @@ int udp_server_run(const struct udp_server_config *cfg, atomic_bool *stop,
 
 	memset(&srv, 0, sizeof(srv));
 	srv.cfg = cfg;
-	srv.stop = stop;
-	if (cfg->duration_ms)
-		srv.end_ns = udp_now_ns() + (uint64_t)cfg->duration_ms * 1000000u;
+	udp_stop_init(&srv.stop, stop, cfg->duration_ms);
 	rc = udp_socket_rcvtimeo(cfg->fd, cfg->poll_ms ? cfg->poll_ms : 1);
 	if (rc)
 		return rc;
@@ -483,7 +463,7 @@ int udp_server_run(const struct udp_server_config *cfg, atomic_bool *stop,
 	pthread_cond_init(&srv.closing_cond, &cattr);	/* peer_nap() */
 	pthread_condattr_destroy(&cattr);
 
-	crew_listen(&srv.crew, listener, LISTENER_NAP_MS, listener_stopping, listener_head);
+	crew_listen(&srv.crew, listener, LISTENER_NAP_MS, &srv.stop, listener_head);
 	server_shutdown(&srv);
 
 	rc = exitleft_ticket_free(listener);

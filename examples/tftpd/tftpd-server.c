@@ -98,9 +98,8 @@ struct transfer {
  */
 struct server {
 	const struct tftpd_config *cfg;
-	atomic_bool *stop;
+	struct udp_stop stop;
 	exitleft_stage *stage;
-	uint64_t end_ns;		/* when duration_ms passes, or 0 */
 	uint8_t *rxbuf;			/* TFTP_PACKET_MAX + 1 */
 	struct crew crew;
 	pthread_mutex_t lock;
@@ -108,17 +107,6 @@ struct server {
 	struct tftpd_stats by_head;
 	struct tftpd_stats totals;
 };
-
-static bool server_stopping(struct server *srv)
-{
-	if (atomic_load_explicit(srv->stop, memory_order_relaxed))
-		return true;
-	if (srv->end_ns && udp_now_ns() >= srv->end_ns) {
-		atomic_store(srv->stop, true);
-		return true;
-	}
-	return false;
-}
 
 static void deadline_of(uint64_t ns, struct timespec *ts)
 {
@@ -255,7 +243,7 @@ static void transfer_serve(struct transfer *t)
 		uint64_t now = udp_now_ns();
 		int rc;
 
-		if (server_stopping(srv)) {
+		if (udp_stopping(&srv->stop)) {
 			xfer_abort(x, TFTP_EUNDEF, "server shutting down");
 			return;
 		}
@@ -513,7 +501,7 @@ static void head_serve(struct server *srv, struct transfer *self)
 {
 	struct tftpd_stats *st = &srv->by_head;
 
-	while (!server_stopping(srv)) {
+	while (!udp_stopping(&srv->stop)) {
 		struct pollfd pfd = { .fd = srv->cfg->fd, .events = POLLIN };
 		uint64_t now = udp_now_ns();
 
@@ -565,12 +553,6 @@ static void transfer_reaped(void *ctx, struct crew_member *m)
 	free(t);
 }
 
-/* server_stopping() for the crew, which knows the server only as ctx. */
-static bool listener_stopping(void *ctx)
-{
-	return server_stopping(ctx);
-}
-
 /* The listener's turn as head, while no transfer is alive to read the socket. */
 static void listener_head(void *ctx)
 {
@@ -581,7 +563,7 @@ static void listener_head(void *ctx)
  * ERROR; the head sees the flag within poll_ms. Then join every thread. */
 static void server_shutdown(struct server *srv)
 {
-	atomic_store(srv->stop, true);
+	atomic_store(srv->stop.flag, true);
 	exitleft_stage_close(srv->stage);
 	crew_join_all(&srv->crew);
 }
@@ -611,9 +593,7 @@ int tftpd_run(const struct tftpd_config *cfg, atomic_bool *stop, struct tftpd_st
 
 	memset(&srv, 0, sizeof(srv));
 	srv.cfg = cfg;
-	srv.stop = stop;
-	if (cfg->duration_ms)
-		srv.end_ns = udp_now_ns() + (uint64_t)cfg->duration_ms * 1000000u;
+	udp_stop_init(&srv.stop, stop, cfg->duration_ms);
 	rc = crew_init(&srv.crew, cfg->max_transfers, transfer_reaped, &srv);
 	if (rc)
 		return rc;
@@ -632,7 +612,7 @@ int tftpd_run(const struct tftpd_config *cfg, atomic_bool *stop, struct tftpd_st
 	}
 	pthread_mutex_init(&srv.lock, NULL);
 
-	crew_listen(&srv.crew, listener, LISTENER_NAP_MS, listener_stopping, listener_head);
+	crew_listen(&srv.crew, listener, LISTENER_NAP_MS, &srv.stop, listener_head);
 	server_shutdown(&srv);
 
 	rc = exitleft_ticket_free(listener);
