@@ -52,14 +52,6 @@ static const enum impl udp_impls[] = { IMPL_STAGE, IMPL_BROADCAST, IMPL_DISPATCH
 				       IMPL_DISPATCHER_MMSG, IMPL_CONNECTED };
 #define NUDP_IMPL (int)(sizeof(udp_impls) / sizeof(udp_impls[0]))
 
-static atomic_bool stop_flag;	/* the child's: set by SIGTERM */
-
-static void on_term(int sig)
-{
-	(void)sig;
-	atomic_store(&stop_flag, true);
-}
-
 /* What a child server reports back through a pipe. */
 struct child_report {
 	uint64_t received, wakes, misrouted, recv_calls;
@@ -68,26 +60,23 @@ struct child_report {
 /* The child: serve fd with `impl` until SIGTERM, report, exit. */
 static void child_main(enum impl impl, int fd, int report_fd)
 {
+	atomic_bool *stop = udp_stop_on_signals();
 	struct child_report rep = { 0 };
-	struct sigaction sa;
 	struct bserver s;
 
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_term;
-	sigaction(SIGTERM, &sa, NULL);
 	if (impl == IMPL_STAGE) {
 		struct udp_server_config cfg = {
 			.fd = fd, .max_peers = 4096, .idle_ms = 600000, .poll_ms = BSERVER_POLL_MS,
 		};
 		struct udp_server_stats st;
 
-		if (udp_server_run(&cfg, &stop_flag, &st))
+		if (udp_server_run(&cfg, stop, &st))
 			_exit(3);
 		rep.received = st.received;
 		rep.wakes = st.wakes_token + st.wakes_head;
 		rep.recv_calls = st.recv_calls;
 	} else {
-		if (bserver_init(&s, fd, &stop_flag))
+		if (bserver_init(&s, fd, stop))
 			_exit(3);
 		if (impl == IMPL_BROADCAST)
 			bserver_run_broadcast(&s);

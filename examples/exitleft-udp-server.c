@@ -6,7 +6,6 @@
  */
 #define _GNU_SOURCE
 #include <getopt.h>
-#include <signal.h>
 #include <sys/resource.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -17,14 +16,6 @@
 #include "exitleft.h"
 #include "udp-common.h"
 #include "udp-server-core.h"
-
-static atomic_bool stop_flag;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	atomic_store(&stop_flag, true);	/* lock-free, so async-signal-safe */
-}
 
 static void usage(FILE *f)
 {
@@ -101,7 +92,7 @@ int main(int argc, char **argv)
 	const char *host = "127.0.0.1";
 	unsigned port = 0, duration = 0;
 	struct udp_server_stats stats;
-	struct sigaction sa;
+	atomic_bool *stop;
 	struct udp_addr addr, bound;
 	struct sockaddr_storage ss;
 	socklen_t blen = sizeof(ss);
@@ -146,15 +137,10 @@ check:
 	udp_addr_normalise(&ss, &bound);
 	udp_addr_format(&bound, name, sizeof(name));
 
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-
+	stop = udp_stop_on_signals();	/* a script may signal once it reads the line below */
 	printf("listening on %s\n", name);
 	fflush(stdout);
-	rc = udp_server_run(&cfg, &stop_flag, &stats);
+	rc = udp_server_run(&cfg, stop, &stats);
 	close(cfg.fd);
 	if (rc) {
 		fprintf(stderr, "exitleft-udp-server: %s\n", exitleft_strerror(rc));

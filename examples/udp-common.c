@@ -1,12 +1,13 @@
 /*
- * udp-common.c - addresses, sockets, reading in batches, clocks, the echo protocol and
- * percentiles for the UDP examples
+ * udp-common.c - addresses, sockets, reading in batches, stopping on a signal, clocks, the
+ * echo protocol and percentiles for the UDP examples
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
 #include <math.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -198,6 +199,46 @@ int udp_parse_uint(const char *s, unsigned max, unsigned *out)
 		return -1;
 	*out = (unsigned)v;
 	return 0;
+}
+
+/* A signal handler may store only to a lock-free atomic (C11 7.14.1.1). */
+_Static_assert(ATOMIC_BOOL_LOCK_FREE == 2, "atomic_bool is not lock-free");
+
+static atomic_bool udp_stop_flag;
+
+static void udp_stop_handler(int sig)
+{
+	(void)sig;
+	atomic_store(&udp_stop_flag, true);
+}
+
+atomic_bool *udp_stop_on_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = udp_stop_handler;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	return &udp_stop_flag;
+}
+
+void udp_stop_init(struct udp_stop *s, atomic_bool *flag, unsigned duration_ms)
+{
+	s->flag = flag;
+	s->end_ns = duration_ms ? udp_now_ns() + (uint64_t)duration_ms * 1000000u : 0;
+}
+
+bool udp_stopping(struct udp_stop *s)
+{
+	if (atomic_load_explicit(s->flag, memory_order_relaxed))
+		return true;
+	if (s->end_ns && udp_now_ns() >= s->end_ns) {
+		atomic_store(s->flag, true);
+		return true;
+	}
+	return false;
 }
 
 uint64_t udp_now_ns(void)

@@ -1,6 +1,6 @@
 /*
  * udp-common.h - what the UDP server, client and bench share: addresses, sockets, reading in
- * batches, clocks, the echo protocol and percentiles.
+ * batches, stopping on a signal, clocks, the echo protocol and percentiles.
  *
  * The protocol: every datagram a peer sends is answered with one datagram, "<n> <payload>",
  * where <payload> is the datagram as received and <n> counts the datagrams the server's thread
@@ -10,6 +10,7 @@
 #ifndef EXITLEFT_UDP_COMMON_H
 #define EXITLEFT_UDP_COMMON_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -80,6 +81,28 @@ const char *udp_batch_get(const struct udp_batch *b, int i, size_t *len,
 
 /* A whole decimal number from 0 to max, the whole of s, into *out; 0, or -1 if it is not. */
 int udp_parse_uint(const char *s, unsigned max, unsigned *out);
+
+/*
+ * Makes SIGINT and SIGTERM raise a flag instead of ending the process, and returns the flag,
+ * for a server's `stop`. There is one flag per process, as there is one disposition per
+ * signal: every call returns the same one.
+ */
+atomic_bool *udp_stop_on_signals(void);
+
+/* When a server stops: once *flag is raised, or once its duration has passed. */
+struct udp_stop {
+	atomic_bool *flag;
+	uint64_t end_ns;	/* when the duration passes (udp_now_ns()), or 0: never */
+};
+
+/* A stop on *flag or, unless duration_ms is 0, after that long. */
+void udp_stop_init(struct udp_stop *s, atomic_bool *flag, unsigned duration_ms);
+
+/*
+ * Whether to stop. Once the duration has passed it raises the flag as well: from then on the
+ * server stops as if told to. Any thread; it takes no lock.
+ */
+bool udp_stopping(struct udp_stop *s);
 
 /* CLOCK_MONOTONIC in nanoseconds. */
 uint64_t udp_now_ns(void);

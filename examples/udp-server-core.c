@@ -30,17 +30,20 @@
  *
  * Nobody heads an empty stage, so the calling thread is the listener: while no peer is
  * alive it enters the stage itself and reads until it has started one, then steps aside.
+ * The peer threads and the listener's loop are a crew (crew.h), as exitleft-tftpd's are.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "crew.h"
 #include "exitleft.h"
 #include "udp-common.h"
 #include "udp-server-core.h"
@@ -63,30 +66,28 @@ struct server;
 
 /*
  * One peer thread. addr, ticket and the counters belong to the thread (the head that starts
- * it sets them before pthread_create); the server's thread reads the counters after joining.
- * next and done are guarded by server.lock.
+ * it sets them before crew_start()); the server's thread reads the counters after joining.
+ * member is the crew's (crew.h).
  */
 struct peer {
 	struct server *srv;
 	struct udp_addr addr;		/* the token; fixed for the peer's life */
-	exitleft_ticket *ticket;	/* freed by the thread itself before it sets done */
-	pthread_t thread;
+	exitleft_ticket *ticket;	/* freed by the thread itself before crew_done() */
 	uint64_t answered, wakes_token, wakes_head, retire_races, send_errors, dropped;
 	uint64_t last_ns;		/* when the thread last answered its peer */
 	bool retired;			/* left because idle, not because of the stop */
-	bool done;			/* the thread has freed its ticket and may be joined */
-	struct peer *next;		/* server.peers */
+	struct crew_member member;
 };
 
 /*
  * A running server.
  *
- * lock guards peers, nlive, npending, peers_max and closing, and is the mutex of
- *   nobody_cond and closing_cond. closing is raised once, by server_shutdown(), with a
- *   broadcast of closing_cond: a peer sleeping for a slow answer stops at once.
- *   nlive counts peers whose ticket is alive (what max_peers bounds); npending counts
- *   threads started and not yet joined, raised before pthread_create so that shutdown
- *   waits for a thread even before it is on the peers list.
+ * crew holds the peer threads: which are alive (what max_peers bounds, and peers_max
+ *   records) and which are not joined yet, under its own lock (crew.h).
+ * lock guards closing and is the mutex of closing_cond. closing is raised once, by
+ *   server_shutdown(), with a broadcast of closing_cond: a peer sleeping for a slow answer
+ *   stops at once. It is not the crew's lock: the two guard nothing in common and are
+ *   never held together.
  * by_head holds the counters of the read path and batch the buffers it reads into; only the
  *   head touches them, and headship passes under the stage's lock, so headship itself orders
  *   every access. So one batch serves every head, and no peer's small stack holds one.
@@ -94,44 +95,18 @@ struct peer {
  */
 struct server {
 	const struct udp_server_config *cfg;
-	atomic_bool *stop;
+	struct udp_stop stop;
 	exitleft_stage *stage;
-	uint64_t end_ns;		/* when duration_ms passes, or 0 */
+	struct crew crew;
 	pthread_mutex_t lock;
-	pthread_cond_t nobody_cond;	/* signalled when nlive drops to 0 */
 	pthread_cond_t closing_cond;	/* broadcast when closing is raised */
 	bool closing;
-	struct peer *peers;
-	unsigned nlive, npending;
-	uint64_t peers_max;
 	struct udp_server_stats by_head;
 	struct udp_batch *batch;
 	struct udp_server_stats totals;
 };
 
-static bool server_stopping(struct server *srv)
-{
-	if (atomic_load_explicit(srv->stop, memory_order_relaxed))
-		return true;
-	if (srv->end_ns && udp_now_ns() >= srv->end_ns) {
-		atomic_store(srv->stop, true);
-		return true;
-	}
-	return false;
-}
-
 static void *peer_main(void *arg);
-
-/* Undoes the count of a peer that did not start; lock not held. */
-static void peer_unreserve(struct server *srv, bool started_thread)
-{
-	pthread_mutex_lock(&srv->lock);
-	if (--srv->nlive == 0)
-		pthread_cond_signal(&srv->nobody_cond);
-	if (!started_thread)
-		srv->npending--;
-	pthread_mutex_unlock(&srv->lock);
-}
 
 /*
  * Starts a thread for the unknown sender of d, with d in its mailbox. Returns true if d was
@@ -140,23 +115,13 @@ static void peer_unreserve(struct server *srv, bool started_thread)
  */
 static bool peer_spawn(struct server *srv, struct dgram *d)
 {
-	pthread_attr_t attr;
 	struct peer *p;
 	void *back;
-	int rc;
 
-	pthread_mutex_lock(&srv->lock);
-	if (srv->nlive >= srv->cfg->max_peers) {
-		pthread_mutex_unlock(&srv->lock);
+	if (!crew_reserve(&srv->crew)) {
 		srv->by_head.dropped_limit++;
 		return false;
 	}
-	srv->nlive++;
-	srv->npending++;
-	if (srv->nlive > srv->peers_max)
-		srv->peers_max = srv->nlive;
-	pthread_mutex_unlock(&srv->lock);
-
 	p = calloc(1, sizeof(*p));
 	if (!p)
 		goto fail;
@@ -169,18 +134,10 @@ static bool peer_spawn(struct server *srv, struct dgram *d)
 							   : UDP_SERVER_MAILBOX_DEFAULT);
 	if (exitleft_deliver(srv->stage, &p->addr.ss, p->addr.len, d) != 1)
 		goto fail_ticket;
-	pthread_attr_init(&attr);
-	pthread_attr_setstacksize(&attr, PEER_STACK);
-	rc = pthread_create(&p->thread, &attr, peer_main, p);
-	pthread_attr_destroy(&attr);
-	if (rc) {
+	if (crew_start(&srv->crew, &p->member, PEER_STACK, peer_main, p) < 0) {
 		(void)exitleft_take(p->ticket, &back);	/* d, given back to the caller */
 		goto fail_ticket;
 	}
-	pthread_mutex_lock(&srv->lock);
-	p->next = srv->peers;
-	srv->peers = p;
-	pthread_mutex_unlock(&srv->lock);
 	srv->by_head.peers_started++;
 	return true;
 
@@ -189,7 +146,7 @@ fail_ticket:
 fail_peer:
 	free(p);
 fail:
-	peer_unreserve(srv, false);
+	crew_unreserve(&srv->crew);
 	srv->by_head.dropped_other++;
 	return false;
 }
@@ -290,7 +247,7 @@ static struct dgram *head_serve(struct server *srv, struct peer *self)
 	uint64_t idle_ns = (uint64_t)srv->cfg->idle_ms * 1000000u;
 	struct udp_server_stats *st = &srv->by_head;
 
-	while (!server_stopping(srv)) {
+	while (!udp_stopping(&srv->stop)) {
 		struct dgram *mine = NULL, **tail = &mine;
 		int n = udp_batch_recv(srv->batch, srv->cfg->fd);
 
@@ -331,15 +288,8 @@ static struct dgram *head_serve(struct server *srv, struct peer *self)
 			return mine;
 		if (own && udp_now_ns() - self->last_ns >= idle_ns)
 			return NULL;	/* step down, to retire */
-		if (!own) {
-			bool someone;
-
-			pthread_mutex_lock(&srv->lock);
-			someone = srv->nlive > 0;
-			pthread_mutex_unlock(&srv->lock);
-			if (someone)
-				return NULL;
-		}
+		if (!own && crew_alive(&srv->crew))
+			return NULL;
 	}
 	return NULL;
 }
@@ -351,7 +301,7 @@ static void peer_answer_held(struct peer *p, struct dgram *d)
 	while (d) {
 		struct dgram *next = d->next;
 
-		if (server_stopping(p->srv)) {
+		if (udp_stopping(&p->srv->stop)) {
 			free(d);
 			p->dropped++;
 		} else {
@@ -359,18 +309,6 @@ static void peer_answer_held(struct peer *p, struct dgram *d)
 		}
 		d = next;
 	}
-}
-
-/* Marks the peer's ticket gone; lock not held. */
-static void peer_mark_done(struct peer *p)
-{
-	struct server *srv = p->srv;
-
-	pthread_mutex_lock(&srv->lock);
-	if (--srv->nlive == 0)
-		pthread_cond_signal(&srv->nobody_cond);
-	p->done = true;
-	pthread_mutex_unlock(&srv->lock);
 }
 
 /* Frees the ticket at shutdown, dropping what is still in (or still arriving in) the mailbox. */
@@ -403,9 +341,9 @@ static void *peer_main(void *arg)
 
 		/* Stopping ends the answers too, not only the waits: a mailbox of slow
 		 * datagrams would otherwise hold the shutdown a second per datagram. */
-		while (!server_stopping(srv) && exitleft_take(p->ticket, (void **)&d) == 1)
+		while (!udp_stopping(&srv->stop) && exitleft_take(p->ticket, (void **)&d) == 1)
 			peer_answer(p, d);
-		if (server_stopping(srv))
+		if (udp_stopping(&srv->stop))
 			break;
 		if (udp_now_ns() - p->last_ns >= idle_ns) {
 			rc = exitleft_ticket_free(p->ticket);
@@ -435,7 +373,7 @@ static void *peer_main(void *arg)
 	}
 	if (!p->retired)
 		peer_close(p);
-	peer_mark_done(p);
+	crew_done(&srv->crew, &p->member);
 	return NULL;
 }
 
@@ -451,79 +389,23 @@ static void stats_add(struct udp_server_stats *to, const struct peer *p)
 	to->peers_retired += p->retired;
 }
 
-/*
- * Joins the peers that are done (all of them if `all`, waiting for each), folding their
- * counters into the totals. Returns the number of threads not joined yet.
- */
-static unsigned server_reap(struct server *srv, bool all)
+/* The crew's `reaped`: folds a joined peer's counters into the totals and frees it. */
+static void peer_reaped(void *ctx, struct crew_member *m)
 {
-	struct peer **pp, *p, *ready = NULL;
-	unsigned left, joined = 0;
+	struct server *srv = ctx;
+	struct peer *p = (struct peer *)((char *)m - offsetof(struct peer, member));
 
-	pthread_mutex_lock(&srv->lock);
-	for (pp = &srv->peers; (p = *pp);) {
-		if (p->done || all) {
-			*pp = p->next;
-			p->next = ready;
-			ready = p;
-		} else {
-			pp = &p->next;
-		}
-	}
-	pthread_mutex_unlock(&srv->lock);
-	while ((p = ready)) {
-		ready = p->next;
-		pthread_join(p->thread, NULL);
-		stats_add(&srv->totals, p);
-		free(p);
-		joined++;
-	}
-	pthread_mutex_lock(&srv->lock);
-	srv->npending -= joined;
-	left = srv->npending;
-	pthread_mutex_unlock(&srv->lock);
-	return left;
+	stats_add(&srv->totals, p);
+	free(p);
 }
 
-/* Waits (at most a nap) while peer threads are alive to read the socket themselves. */
-static void listener_nap(struct server *srv)
+/* The listener's turn as head, while no peer is alive to read the socket. */
+static void listener_head(void *ctx)
 {
-	struct timespec deadline;
+	struct server *srv = ctx;
 
-	udp_deadline_ms(&deadline, LISTENER_NAP_MS);
-	pthread_mutex_lock(&srv->lock);
-	while (srv->nlive > 0 && !server_stopping(srv)) {
-		if (pthread_cond_timedwait(&srv->nobody_cond, &srv->lock, &deadline) == ETIMEDOUT)
-			break;
-	}
-	pthread_mutex_unlock(&srv->lock);
-}
-
-/* The listener's loop: head the stage whenever no peer is alive to. */
-static void listener_run(struct server *srv, exitleft_ticket *listener)
-{
-	while (!server_stopping(srv)) {
-		struct timespec deadline;
-		bool nobody;
-		int rc;
-
-		listener_nap(srv);
-		server_reap(srv, false);
-		pthread_mutex_lock(&srv->lock);
-		nobody = srv->nlive == 0;
-		pthread_mutex_unlock(&srv->lock);
-		if (!nobody)
-			continue;
-		udp_deadline_ms(&deadline, LISTENER_NAP_MS);
-		rc = exitleft_enter(listener, &deadline);
-		if (rc == EXITLEFT_HEAD) {
-			srv->totals.wakes_head++;
-			head_serve(srv, NULL);
-			exitleft_exit(listener);
-		} else if (rc == EXITLEFT_CLOSED || rc < 0) {
-			break;
-		}
-	}
+	srv->totals.wakes_head++;
+	head_serve(srv, NULL);
 }
 
 /* Stops everything: close the stage, wake the head and the sleepers, join every peer. */
@@ -531,7 +413,7 @@ static void server_shutdown(struct server *srv)
 {
 	uint64_t begin = udp_now_ns();
 
-	atomic_store(srv->stop, true);
+	atomic_store(srv->stop.flag, true);
 	pthread_mutex_lock(&srv->lock);
 	srv->closing = true;
 	pthread_cond_broadcast(&srv->closing_cond);
@@ -540,12 +422,7 @@ static void server_shutdown(struct server *srv)
 	/* Wakes a head blocked in recvfrom() at once instead of after poll_ms. On an
 	 * unconnected socket Linux says ENOTCONN yet still shuts the reading side. */
 	(void)shutdown(srv->cfg->fd, SHUT_RD);
-	while (server_reap(srv, true) > 0) {
-		struct timespec ms = { .tv_sec = 0, .tv_nsec = 1000000L };
-
-		/* A head may be starting a thread right now; it is on the list in a moment. */
-		nanosleep(&ms, NULL);
-	}
+	crew_join_all(&srv->crew);
 	srv->totals.shutdown_ns = udp_now_ns() - begin;
 }
 
@@ -560,15 +437,18 @@ int udp_server_run(const struct udp_server_config *cfg, atomic_bool *stop,
 
 	memset(&srv, 0, sizeof(srv));
 	srv.cfg = cfg;
-	srv.stop = stop;
-	if (cfg->duration_ms)
-		srv.end_ns = udp_now_ns() + (uint64_t)cfg->duration_ms * 1000000u;
+	udp_stop_init(&srv.stop, stop, cfg->duration_ms);
 	rc = udp_socket_rcvtimeo(cfg->fd, cfg->poll_ms ? cfg->poll_ms : 1);
 	if (rc)
 		return rc;
+	rc = crew_init(&srv.crew, cfg->max_peers, peer_reaped, &srv);
+	if (rc)
+		return rc;
 	srv.batch = udp_batch_new();
-	if (!srv.batch)
-		return -ENOMEM;
+	if (!srv.batch) {
+		rc = -ENOMEM;
+		goto out_crew;
+	}
 	rc = exitleft_stage_new(&srv.stage);
 	if (rc)
 		goto out_batch;
@@ -580,17 +460,15 @@ int udp_server_run(const struct udp_server_config *cfg, atomic_bool *stop,
 	pthread_mutex_init(&srv.lock, NULL);
 	pthread_condattr_init(&cattr);
 	pthread_condattr_setclock(&cattr, CLOCK_MONOTONIC);	/* udp_deadline_ms() */
-	pthread_cond_init(&srv.nobody_cond, &cattr);
 	pthread_cond_init(&srv.closing_cond, &cattr);	/* peer_nap() */
 	pthread_condattr_destroy(&cattr);
 
-	listener_run(&srv, listener);
+	crew_listen(&srv.crew, listener, LISTENER_NAP_MS, &srv.stop, listener_head);
 	server_shutdown(&srv);
 
 	rc = exitleft_ticket_free(listener);
 	if (rc == 0)
 		rc = exitleft_stage_free(srv.stage);
-	pthread_cond_destroy(&srv.nobody_cond);
 	pthread_cond_destroy(&srv.closing_cond);
 	pthread_mutex_destroy(&srv.lock);
 
@@ -604,8 +482,10 @@ int udp_server_run(const struct udp_server_config *cfg, atomic_bool *stop,
 	stats->peers_started = srv.by_head.peers_started;
 	stats->head_timeouts = srv.by_head.head_timeouts;
 	stats->recv_calls = srv.by_head.recv_calls;
-	stats->peers_max = srv.peers_max;
+	stats->peers_max = srv.crew.most;
 out_batch:
 	udp_batch_free(srv.batch);
+out_crew:
+	crew_fini(&srv.crew);
 	return rc;
 }

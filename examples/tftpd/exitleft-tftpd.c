@@ -8,7 +8,6 @@
 #define _GNU_SOURCE
 #include <getopt.h>
 #include <malloc.h>
-#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,14 +17,6 @@
 #include "exitleft.h"
 #include "tftpd-server.h"
 #include "udp-common.h"
-
-static atomic_bool stop_flag;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	atomic_store(&stop_flag, true);	/* lock-free, so async-signal-safe */
-}
 
 static void usage(FILE *f)
 {
@@ -237,7 +228,7 @@ int main(int argc, char **argv)
 		.upload_max = 64ull << 20,
 	};
 	struct tftpd_stats stats;
-	struct sigaction sa;
+	atomic_bool *stop;
 	struct udp_addr bound;
 	struct sockaddr_storage ss;
 	socklen_t blen = sizeof(ss);
@@ -268,18 +259,13 @@ int main(int argc, char **argv)
 	udp_addr_normalise(&ss, &bound);
 	udp_addr_format(&bound, name, sizeof(name));
 
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-
+	stop = udp_stop_on_signals();	/* a script may signal once it reads the line below */
 	printf("exitleft-tftpd: listening on %s, root %s, %s\n", name, o.root,
 	       !o.files.create ? "read-only" : o.files.overwrite ? "uploads may overwrite" :
 								    "uploads of new files");
 	fflush(stdout);
 	t0 = udp_now_ns();
-	rc = tftpd_run(&o.cfg, &stop_flag, &stats);
+	rc = tftpd_run(&o.cfg, stop, &stats);
 	close(o.cfg.fd);
 	close(o.files.fd);
 	if (rc) {

@@ -22,12 +22,14 @@
  *
  * Nobody heads an empty stage, so the calling thread is the listener: while no transfer is
  * alive it heads the stage itself and reads until it has started one, then steps aside.
+ * The transfer threads and the listener's loop are a crew (crew.h), as the UDP server's are.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +38,7 @@
 #include <unistd.h>
 #include <uthash.h>
 
+#include "crew.h"
 #include "exitleft.h"
 #include "tftpd-server.h"
 #include "udp-common.h"
@@ -62,16 +65,14 @@ struct server;
 
 /*
  * One transfer. The head that starts it sets srv, addr, key, ticket and request before
- * pthread_create; from then on everything but `done` and `next` belongs to its thread, and
- * the server's thread reads it only after joining. done and next are guarded by
- * server.lock.
+ * crew_start(); from then on everything but `member` (the crew's, crew.h) belongs to its
+ * thread, and the server's thread reads it only after joining.
  */
 struct transfer {
 	struct server *srv;
 	struct udp_addr addr;		/* the token; fixed for the transfer's life */
 	uint8_t key[CLIENT_KEY_LEN];
 	exitleft_ticket *ticket;
-	pthread_t thread;
 	struct dgram *request;		/* the RRQ or WRQ; its file name points into it */
 	struct tftp_request req;
 	struct xfer x;
@@ -81,44 +82,31 @@ struct transfer {
 	struct tftp_upload up;		/* WRQ */
 	bool refused;			/* answered ERROR before a transfer began */
 	uint64_t send_errors;
-	bool done;			/* the ticket is freed: the thread may be joined */
-	struct transfer *next;		/* server.transfers */
+	struct crew_member member;
 };
 
 /*
  * A running server.
  *
- * lock guards transfers, clients, nlive and npending, totals, and is the mutex of
- *   nobody_cond. nlive counts transfers whose ticket is alive (what max_transfers bounds);
- *   npending counts threads started and not yet joined.
+ * crew holds the transfer threads: which are alive (what max_transfers bounds, and
+ *   transfers_max records) and which are not joined yet, under its own lock (crew.h).
+ * lock guards clients (the per-client limit) and totals. It is not the crew's lock, and the
+ *   two are never held together: transfer_spawn() takes the client's place, then the
+ *   crew's, and gives the client's back if the crew is full.
  * by_head and rxbuf belong to whichever thread heads the stage: headship passes under the
  *   stage's lock, so it orders every access.
  */
 struct server {
 	const struct tftpd_config *cfg;
-	atomic_bool *stop;
+	struct udp_stop stop;
 	exitleft_stage *stage;
-	uint64_t end_ns;		/* when duration_ms passes, or 0 */
 	uint8_t *rxbuf;			/* TFTP_PACKET_MAX + 1 */
+	struct crew crew;
 	pthread_mutex_t lock;
-	pthread_cond_t nobody_cond;	/* signalled when nlive drops to 0 */
-	struct transfer *transfers;
 	struct client *clients;
-	unsigned nlive, npending;
 	struct tftpd_stats by_head;
 	struct tftpd_stats totals;
 };
-
-static bool server_stopping(struct server *srv)
-{
-	if (atomic_load_explicit(srv->stop, memory_order_relaxed))
-		return true;
-	if (srv->end_ns && udp_now_ns() >= srv->end_ns) {
-		atomic_store(srv->stop, true);
-		return true;
-	}
-	return false;
-}
 
 static void deadline_of(uint64_t ns, struct timespec *ts)
 {
@@ -145,13 +133,11 @@ static void client_key(const struct udp_addr *a, uint8_t key[CLIENT_KEY_LEN])
 		memcpy(key + 1, &((const struct sockaddr_in6 *)&a->ss)->sin6_addr, 16);
 }
 
-/* Counts a new transfer for key if the limits allow; lock held. */
-static bool limits_take(struct server *srv, const uint8_t key[CLIENT_KEY_LEN])
+/* Counts a new transfer for key if its client's limit allows; lock held. */
+static bool client_take(struct server *srv, const uint8_t key[CLIENT_KEY_LEN])
 {
 	struct client *c;
 
-	if (srv->nlive >= srv->cfg->max_transfers)
-		return false;
 	HASH_FIND(hh, srv->clients, key, CLIENT_KEY_LEN, c);
 	if (c && c->live >= srv->cfg->per_client)
 		return false;
@@ -163,15 +149,11 @@ static bool limits_take(struct server *srv, const uint8_t key[CLIENT_KEY_LEN])
 		HASH_ADD(hh, srv->clients, key, CLIENT_KEY_LEN, c);
 	}
 	c->live++;
-	srv->nlive++;
-	srv->npending++;
-	if (srv->nlive > srv->totals.transfers_max)
-		srv->totals.transfers_max = srv->nlive;
 	return true;
 }
 
-/* Gives back what limits_take() counted; lock held. */
-static void limits_give(struct server *srv, const uint8_t key[CLIENT_KEY_LEN])
+/* Gives back what client_take() counted; lock held. */
+static void client_give(struct server *srv, const uint8_t key[CLIENT_KEY_LEN])
 {
 	struct client *c;
 
@@ -180,8 +162,6 @@ static void limits_give(struct server *srv, const uint8_t key[CLIENT_KEY_LEN])
 		HASH_DEL(srv->clients, c);
 		free(c);
 	}
-	if (--srv->nlive == 0)
-		pthread_cond_signal(&srv->nobody_cond);
 }
 
 static ssize_t io_pread(void *ctx, uint8_t *buf, size_t len, uint64_t off)
@@ -263,7 +243,7 @@ static void transfer_serve(struct transfer *t)
 		uint64_t now = udp_now_ns();
 		int rc;
 
-		if (server_stopping(srv)) {
+		if (udp_stopping(&srv->stop)) {
 			xfer_abort(x, TFTP_EUNDEF, "server shutting down");
 			return;
 		}
@@ -376,9 +356,9 @@ static void transfer_end(struct transfer *t)
 	}
 	pthread_mutex_lock(&srv->lock);
 	transfer_count(srv, t);
-	limits_give(srv, t->key);
-	t->done = true;
+	client_give(srv, t->key);
 	pthread_mutex_unlock(&srv->lock);
+	crew_done(&srv->crew, &t->member);
 	xfer_free(&t->x);
 }
 
@@ -403,10 +383,8 @@ static bool transfer_spawn(struct server *srv, const struct udp_addr *from, stru
 	struct tftp_request req;
 	struct tftp_refusal why;
 	uint8_t key[CLIENT_KEY_LEN];
-	pthread_attr_t attr;
 	struct transfer *t;
 	bool room;
-	int rc;
 
 	if (!tftp_parse_request(d->data, d->len, &req, &why)) {
 		st->bad_requests++;
@@ -415,8 +393,16 @@ static bool transfer_spawn(struct server *srv, const struct udp_addr *from, stru
 	}
 	client_key(from, key);
 	pthread_mutex_lock(&srv->lock);
-	room = limits_take(srv, key);
+	room = client_take(srv, key);
 	pthread_mutex_unlock(&srv->lock);
+	/* The client's limit first: a crew place reserved and given back would still count
+	 * in transfers_max. */
+	if (room && !crew_reserve(&srv->crew)) {
+		pthread_mutex_lock(&srv->lock);
+		client_give(srv, key);
+		pthread_mutex_unlock(&srv->lock);
+		room = false;
+	}
 	if (!room) {
 		st->busy++;
 		send_error_to(srv, from, TFTP_EUNDEF, "too many transfers, try again later");
@@ -435,18 +421,10 @@ static bool transfer_spawn(struct server *srv, const struct udp_addr *from, stru
 	if (exitleft_ticket_new(srv->stage, &t->addr.ss, t->addr.len, &t->ticket) < 0)
 		goto fail_transfer;
 	exitleft_ticket_limit(t->ticket, srv->cfg->mailbox);
-	pthread_attr_init(&attr);
-	pthread_attr_setstacksize(&attr, TRANSFER_STACK);
-	rc = pthread_create(&t->thread, &attr, transfer_main, t);
-	pthread_attr_destroy(&attr);
-	if (rc) {
+	if (crew_start(&srv->crew, &t->member, TRANSFER_STACK, transfer_main, t) < 0) {
 		exitleft_ticket_free(t->ticket);
 		goto fail_transfer;
 	}
-	pthread_mutex_lock(&srv->lock);
-	t->next = srv->transfers;
-	srv->transfers = t;
-	pthread_mutex_unlock(&srv->lock);
 	st->started++;
 	if (req.op == TFTP_RRQ)
 		st->rrq++;
@@ -458,9 +436,9 @@ fail_transfer:
 	free(t);
 fail:
 	pthread_mutex_lock(&srv->lock);
-	limits_give(srv, key);
-	srv->npending--;
+	client_give(srv, key);
 	pthread_mutex_unlock(&srv->lock);
+	crew_unreserve(&srv->crew);
 	st->busy++;
 	send_error_to(srv, from, TFTP_EUNDEF, "server out of resources");
 	return false;
@@ -504,16 +482,6 @@ static void head_route(struct server *srv, const uint8_t *buf, size_t n,
 	}
 }
 
-static bool someone_alive(struct server *srv)
-{
-	bool alive;
-
-	pthread_mutex_lock(&srv->lock);
-	alive = srv->nlive > 0;
-	pthread_mutex_unlock(&srv->lock);
-	return alive;
-}
-
 /* How long the head may wait for the socket: its poll period, or less if its own
  * transfer's deadline comes first. */
 static int head_wait_ms(struct server *srv, struct transfer *self, uint64_t now)
@@ -533,7 +501,7 @@ static void head_serve(struct server *srv, struct transfer *self)
 {
 	struct tftpd_stats *st = &srv->by_head;
 
-	while (!server_stopping(srv)) {
+	while (!udp_stopping(&srv->stop)) {
 		struct pollfd pfd = { .fd = srv->cfg->fd, .events = POLLIN };
 		uint64_t now = udp_now_ns();
 
@@ -570,93 +538,34 @@ static void head_serve(struct server *srv, struct transfer *self)
 			}
 			head_route(srv, srv->rxbuf, (size_t)n, &from);
 		}
-		if (!self && someone_alive(srv))
+		if (!self && crew_alive(&srv->crew))
 			return;
 	}
 }
 
-/*
- * Joins the transfers that are done (all of them if `all`, waiting for each). Returns the
- * number of threads not joined yet.
- */
-static unsigned server_reap(struct server *srv, bool all)
+/* The crew's `reaped`: frees a joined transfer (transfer_end() counted it). */
+static void transfer_reaped(void *ctx, struct crew_member *m)
 {
-	struct transfer **pp, *t, *ready = NULL;
-	unsigned left, joined = 0;
+	struct transfer *t = (struct transfer *)((char *)m - offsetof(struct transfer, member));
 
-	pthread_mutex_lock(&srv->lock);
-	for (pp = &srv->transfers; (t = *pp);) {
-		if (t->done || all) {
-			*pp = t->next;
-			t->next = ready;
-			ready = t;
-		} else {
-			pp = &t->next;
-		}
-	}
-	pthread_mutex_unlock(&srv->lock);
-	while ((t = ready)) {
-		ready = t->next;
-		pthread_join(t->thread, NULL);
-		free(t->request);
-		free(t);
-		joined++;
-	}
-	pthread_mutex_lock(&srv->lock);
-	srv->npending -= joined;
-	left = srv->npending;
-	pthread_mutex_unlock(&srv->lock);
-	return left;
+	(void)ctx;
+	free(t->request);
+	free(t);
 }
 
-/* Waits (at most a nap) while transfers are alive to read the socket themselves. */
-static void listener_nap(struct server *srv)
+/* The listener's turn as head, while no transfer is alive to read the socket. */
+static void listener_head(void *ctx)
 {
-	struct timespec deadline;
-
-	udp_deadline_ms(&deadline, LISTENER_NAP_MS);
-	pthread_mutex_lock(&srv->lock);
-	while (srv->nlive > 0 && !server_stopping(srv)) {
-		if (pthread_cond_timedwait(&srv->nobody_cond, &srv->lock, &deadline) == ETIMEDOUT)
-			break;
-	}
-	pthread_mutex_unlock(&srv->lock);
-}
-
-/* The listener's loop: head the stage whenever no transfer is alive to. */
-static void listener_run(struct server *srv, exitleft_ticket *listener)
-{
-	while (!server_stopping(srv)) {
-		struct timespec deadline;
-		int rc;
-
-		listener_nap(srv);
-		server_reap(srv, false);
-		if (someone_alive(srv))
-			continue;
-		udp_deadline_ms(&deadline, LISTENER_NAP_MS);
-		rc = exitleft_enter(listener, &deadline);
-		if (rc == EXITLEFT_HEAD) {
-			head_serve(srv, NULL);
-			exitleft_exit(listener);
-		} else if (rc == EXITLEFT_CLOSED || rc < 0) {
-			break;
-		}
-	}
+	head_serve(ctx, NULL);
 }
 
 /* Stops everything: close the stage, so every waiting thread ends its transfer with an
  * ERROR; the head sees the flag within poll_ms. Then join every thread. */
 static void server_shutdown(struct server *srv)
 {
-	atomic_store(srv->stop, true);
+	atomic_store(srv->stop.flag, true);
 	exitleft_stage_close(srv->stage);
-	while (server_reap(srv, true) > 0) {
-		struct timespec ms = { .tv_sec = 0, .tv_nsec = 1000000L };
-
-		/* A head may be starting a thread right now; it is on the list in a moment. */
-		nanosleep(&ms, NULL);
-	}
+	crew_join_all(&srv->crew);
 }
 
 static void stats_fold(struct tftpd_stats *to, const struct tftpd_stats *head)
@@ -678,19 +587,21 @@ int tftpd_run(const struct tftpd_config *cfg, atomic_bool *stop, struct tftpd_st
 {
 	static const char listener_token[] = "listener";	/* no sockaddr is 9 bytes */
 	exitleft_ticket *listener;
-	pthread_condattr_t cattr;
 	struct server srv;
 	struct client *c, *tmp;
 	int rc;
 
 	memset(&srv, 0, sizeof(srv));
 	srv.cfg = cfg;
-	srv.stop = stop;
-	if (cfg->duration_ms)
-		srv.end_ns = udp_now_ns() + (uint64_t)cfg->duration_ms * 1000000u;
+	udp_stop_init(&srv.stop, stop, cfg->duration_ms);
+	rc = crew_init(&srv.crew, cfg->max_transfers, transfer_reaped, &srv);
+	if (rc)
+		return rc;
 	srv.rxbuf = malloc(TFTP_PACKET_MAX + 1);
-	if (!srv.rxbuf)
-		return -ENOMEM;
+	if (!srv.rxbuf) {
+		rc = -ENOMEM;
+		goto out_crew;
+	}
 	rc = exitleft_stage_new(&srv.stage);
 	if (rc)
 		goto out_buf;
@@ -700,12 +611,8 @@ int tftpd_run(const struct tftpd_config *cfg, atomic_bool *stop, struct tftpd_st
 		goto out_buf;
 	}
 	pthread_mutex_init(&srv.lock, NULL);
-	pthread_condattr_init(&cattr);
-	pthread_condattr_setclock(&cattr, CLOCK_MONOTONIC);	/* udp_deadline_ms() */
-	pthread_cond_init(&srv.nobody_cond, &cattr);
-	pthread_condattr_destroy(&cattr);
 
-	listener_run(&srv, listener);
+	crew_listen(&srv.crew, listener, LISTENER_NAP_MS, &srv.stop, listener_head);
 	server_shutdown(&srv);
 
 	rc = exitleft_ticket_free(listener);
@@ -715,11 +622,13 @@ int tftpd_run(const struct tftpd_config *cfg, atomic_bool *stop, struct tftpd_st
 		HASH_DEL(srv.clients, c);
 		free(c);
 	}
-	pthread_cond_destroy(&srv.nobody_cond);
 	pthread_mutex_destroy(&srv.lock);
 	*stats = srv.totals;
 	stats_fold(stats, &srv.by_head);
+	stats->transfers_max = srv.crew.most;
 out_buf:
 	free(srv.rxbuf);
+out_crew:
+	crew_fini(&srv.crew);
 	return rc;
 }
