@@ -2,8 +2,9 @@
  * udp-server-core.c - the UDP echo server on a stage
  *
  * Every peer (a remote address) is served by a thread of its own holding a ticket whose token
- * is the peer's normalised address. A peer thread answers what is in its mailbox, then
- * enters the stage. As head it reads the socket in batches: one recvmmsg() waits for a
+ * is the peer's normalised address. A peer thread enters the stage; woken for its token, it
+ * answers one datagram from its mailbox and enters again (which returns at once while more
+ * are there). As head it reads the socket in batches: one recvmmsg() waits for a
  * datagram and takes what else is queued, up to UDP_BATCH_MAX. Every datagram of another
  * peer in the batch it delivers first, to the mailbox of that peer's ticket, which wakes that
  * thread and no other; then it answers its own peer's at once, in order, still heading. A
@@ -341,8 +342,6 @@ static void *peer_main(void *arg)
 
 		/* Stopping ends the answers too, not only the waits: a mailbox of slow
 		 * datagrams would otherwise hold the shutdown a second per datagram. */
-		while (!udp_stopping(&srv->stop) && exitleft_take(p->ticket, (void **)&d) == 1)
-			peer_answer(p, d);
 		if (udp_stopping(&srv->stop))
 			break;
 		if (udp_now_ns() - p->last_ns >= idle_ns) {
@@ -360,7 +359,13 @@ static void *peer_main(void *arg)
 		deadline.tv_nsec = (long)(until % 1000000000u);
 		rc = exitleft_enter(p->ticket, &deadline);
 		if (rc == EXITLEFT_TOKEN) {
+			/* One datagram, then enter again: with more in the mailbox the enter
+			 * returns at once, and with none it waits, without a take in between
+			 * that finds the mailbox empty (one trip less through the stage's lock
+			 * per datagram, which the head's deliveries contend for). */
 			p->wakes_token++;
+			if (exitleft_take(p->ticket, (void **)&d) == 1)
+				peer_answer(p, d);
 		} else if (rc == EXITLEFT_HEAD) {
 			p->wakes_head++;
 			d = head_serve(srv, p);
