@@ -16,7 +16,7 @@
 static void *bc_peer_main(void *arg);
 
 /* Files d with its peer (starting a thread for a new one) and wakes everybody. Lock held. */
-static void bc_file(struct bserver *s, struct bdgram *d)
+static void bc_file(struct bserver *s, struct udp_dgram *d)
 {
 	struct bpeer *p = bserver_peer_find(s, &d->from);
 
@@ -32,9 +32,9 @@ static void bc_file(struct bserver *s, struct bdgram *d)
 }
 
 /* Reads as the reader until a datagram of `own` arrives (returned) or the socket is quiet. */
-static struct bdgram *bc_read(struct bserver *s, const struct udp_addr *own)
+static struct udp_dgram *bc_read(struct bserver *s, const struct udp_addr *own)
 {
-	struct bdgram *d;
+	struct udp_dgram *d;
 
 	while (!bserver_stopping(s) && (d = bserver_read(s->fd, 0, &s->recv_calls))) {
 		if (own && udp_addr_equal(own, &d->from)) {
@@ -57,7 +57,7 @@ static void *bc_peer_main(void *arg)
 
 	pthread_mutex_lock(&s->lock);
 	while (!bserver_stopping(s)) {
-		struct bdgram *d = bpeer_pop(p);
+		struct udp_dgram *d = bpeer_pop(p);
 
 		if (!d && !s->reading) {
 			s->reading = true;
@@ -95,7 +95,7 @@ void bserver_run_broadcast(struct bserver *s)
 	pthread_condattr_destroy(&ca);
 	/* The calling thread reads until the first peer thread exists to take turns. */
 	while (!bserver_stopping(s)) {
-		struct bdgram *d;
+		struct udp_dgram *d;
 		bool anyone;
 
 		pthread_mutex_lock(&s->lock);

@@ -25,21 +25,7 @@ void bserver_fini(struct bserver *s)
 	pthread_mutex_destroy(&s->lock);
 }
 
-struct bdgram *bserver_dgram(const struct sockaddr_storage *from, const char *data, size_t len)
-{
-	struct bdgram *d = malloc(sizeof(*d) + len);
-
-	if (!d || !udp_addr_normalise(from, &d->from)) {
-		free(d);
-		return NULL;
-	}
-	d->len = len;
-	d->next = NULL;
-	memcpy(d->data, data, len);
-	return d;
-}
-
-struct bdgram *bserver_read(int fd, int flags, uint64_t *calls)
+struct udp_dgram *bserver_read(int fd, int flags, uint64_t *calls)
 {
 	char buf[UDP_DGRAM_MAX];
 	struct sockaddr_storage ss;
@@ -49,10 +35,10 @@ struct bdgram *bserver_read(int fd, int flags, uint64_t *calls)
 	memset(&ss, 0, sizeof(ss));
 	n = recvfrom(fd, buf, sizeof(buf), flags, (struct sockaddr *)&ss, &sl);
 	(*calls)++;
-	return n < 0 ? NULL : bserver_dgram(&ss, buf, (size_t)n);
+	return n < 0 ? NULL : udp_dgram_new(&ss, buf, (size_t)n);
 }
 
-void bserver_answer(int fd, struct bdgram *d, uint64_t n, bool connected)
+void bserver_answer(int fd, struct udp_dgram *d, uint64_t n, bool connected)
 {
 	char out[UDP_DGRAM_MAX + 24];
 	size_t len = udp_echo_answer(n, d->data, d->len, out, sizeof(out));
@@ -64,7 +50,7 @@ void bserver_answer(int fd, struct bdgram *d, uint64_t n, bool connected)
 	free(d);
 }
 
-void bpeer_push(struct bpeer *p, struct bdgram *d)
+void bpeer_push(struct bpeer *p, struct udp_dgram *d)
 {
 	if (p->first)
 		p->last->next = d;
@@ -73,9 +59,9 @@ void bpeer_push(struct bpeer *p, struct bdgram *d)
 	p->last = d;
 }
 
-struct bdgram *bpeer_pop(struct bpeer *p)
+struct udp_dgram *bpeer_pop(struct bpeer *p)
 {
-	struct bdgram *d = p->first;
+	struct udp_dgram *d = p->first;
 
 	if (d)
 		p->first = d->next;

@@ -25,14 +25,6 @@
 /* Every reader's receive timeout: how often a thread blocked on a socket sees the stop. */
 #define BSERVER_POLL_MS 20
 
-/* A datagram on its way to its peer's thread. */
-struct bdgram {
-	struct udp_addr from;
-	size_t len;
-	struct bdgram *next;
-	char data[];
-};
-
 /*
  * A peer of the broadcast, dispatcher or connected server, keyed by its address in a uthash
  * table. broadcast: queue and counters guarded by the server's one mutex; dispatcher: by the
@@ -46,7 +38,7 @@ struct bpeer {
 	pthread_t thread;
 	pthread_mutex_t lock;	/* dispatcher only */
 	pthread_cond_t cond;	/* dispatcher only */
-	struct bdgram *first, *last;
+	struct udp_dgram *first, *last;
 	int fd;			/* connected only */
 	uint64_t answered, wakes, recv_calls;
 	struct bserver *srv;
@@ -94,18 +86,17 @@ void bserver_run_connected(struct bserver *s);
  * Reads one datagram (recvfrom() flags), or NULL on timeout, stop or error. Every call adds
  * one to *calls.
  */
-struct bdgram *bserver_read(int fd, int flags, uint64_t *calls);
+struct udp_dgram *bserver_read(int fd, int flags, uint64_t *calls);
 
 /* A datagram of len bytes from `from` (as recvfrom() gives it), unlinked; NULL if out of
  * memory or from another family. */
-struct bdgram *bserver_dgram(const struct sockaddr_storage *from, const char *data, size_t len);
 
 /* Answers d as the n-th datagram of its peer, on fd (connected if `connected`); frees d. */
-void bserver_answer(int fd, struct bdgram *d, uint64_t n, bool connected);
+void bserver_answer(int fd, struct udp_dgram *d, uint64_t n, bool connected);
 
 /* The peer's queue: its owner's lock held (see struct bpeer). */
-void bpeer_push(struct bpeer *p, struct bdgram *d);
-struct bdgram *bpeer_pop(struct bpeer *p);
+void bpeer_push(struct bpeer *p, struct udp_dgram *d);
+struct udp_dgram *bpeer_pop(struct bpeer *p);
 
 struct bpeer *bserver_peer_find(struct bserver *s, const struct udp_addr *a);
 /* A new peer in the table, no thread yet; NULL when out of memory. */

@@ -18,7 +18,7 @@
 static void *cn_peer_main(void *arg)
 {
 	struct bpeer *p = arg;
-	struct bdgram *d;
+	struct udp_dgram *d;
 
 	/* The first datagram, read by the listener (and any queued before the connect). */
 	while ((d = bpeer_pop(p)))
@@ -43,10 +43,10 @@ static void *cn_peer_main(void *arg)
  * connect() it was as good a match as the listener for any sender, so it may already hold
  * datagrams of other new peers: those go back on *pending for the listener to handle.
  */
-static int cn_socket(const struct udp_addr *local, struct bpeer *p, struct bdgram **pending)
+static int cn_socket(const struct udp_addr *local, struct bpeer *p, struct udp_dgram **pending)
 {
 	int fd = udp_socket_bind(local, true);
-	struct bdgram *d;
+	struct udp_dgram *d;
 
 	if (fd < 0)
 		return fd;
@@ -74,12 +74,12 @@ void bserver_run_connected(struct bserver *s)
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof(ss);
 	struct udp_addr local;
-	struct bdgram *pending = NULL;
+	struct udp_dgram *pending = NULL;
 
 	getsockname(s->fd, (struct sockaddr *)&ss, &sl);
 	udp_addr_normalise(&ss, &local);
 	while (!bserver_stopping(s)) {
-		struct bdgram *d = pending;
+		struct udp_dgram *d = pending;
 		struct bpeer *p;
 
 		if (d)
@@ -106,7 +106,7 @@ void bserver_run_connected(struct bserver *s)
 			abort();
 	}
 	while (pending) {
-		struct bdgram *d = pending;
+		struct udp_dgram *d = pending;
 
 		pending = d->next;
 		free(d);

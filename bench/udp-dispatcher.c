@@ -19,7 +19,7 @@ static void *dp_peer_main(void *arg)
 
 	pthread_mutex_lock(&p->lock);
 	while (!bserver_stopping(p->srv)) {
-		struct bdgram *d = bpeer_pop(p);
+		struct udp_dgram *d = bpeer_pop(p);
 
 		if (d) {
 			pthread_mutex_unlock(&p->lock);
@@ -35,7 +35,7 @@ static void *dp_peer_main(void *arg)
 }
 
 /* Queues d for its peer, starting the peer's thread if it is new, and wakes that thread. */
-static void dp_file(struct bserver *s, struct bdgram *d)
+static void dp_file(struct bserver *s, struct udp_dgram *d)
 {
 	struct bpeer *p = bserver_peer_find(s, &d->from);
 
@@ -61,7 +61,7 @@ static void dp_read_batch(struct bserver *s, struct udp_batch *b)
 		const struct sockaddr_storage *from;
 		size_t len;
 		const char *data = udp_batch_get(b, i, &len, &from);
-		struct bdgram *d = bserver_dgram(from, data, len);
+		struct udp_dgram *d = udp_dgram_new(from, data, len);
 
 		if (d)
 			dp_file(s, d);
@@ -79,7 +79,7 @@ void bserver_run_dispatcher(struct bserver *s, bool batch)
 		if (b) {
 			dp_read_batch(s, b);
 		} else {
-			struct bdgram *d = bserver_read(s->fd, 0, &s->recv_calls);
+			struct udp_dgram *d = bserver_read(s->fd, 0, &s->recv_calls);
 
 			if (d)
 				dp_file(s, d);

@@ -329,3 +329,18 @@ uint64_t udp_percentile(const uint64_t *sorted, size_t n, double p)
 		rank = n;
 	return sorted[rank - 1];
 }
+
+struct udp_dgram *udp_dgram_new(const struct sockaddr_storage *from, const char *data,
+				size_t len)
+{
+	struct udp_dgram *d = malloc(sizeof(*d) + len);
+
+	if (!d || !udp_addr_normalise(from, &d->from)) {
+		free(d);
+		return NULL;
+	}
+	d->len = len;
+	d->next = NULL;
+	memcpy(d->data, data, len);
+	return d;
+}

@@ -50,6 +50,22 @@ int udp_socket_bind(const struct udp_addr *a, bool reuseaddr);
 /* Sets a socket's receive timeout; 0 on success, -errno. */
 int udp_socket_rcvtimeo(int fd, unsigned ms);
 
+/*
+ * A datagram as received, on its way to the thread that answers it; owned by whoever holds
+ * the pointer. next is the holder's to link a queue with.
+ */
+struct udp_dgram {
+	struct udp_addr from;
+	size_t len;
+	struct udp_dgram *next;
+	char data[];
+};
+
+/* A udp_dgram holding a copy of the len bytes at data from `from` (a recvfrom() address,
+ * normalised here); NULL if out of memory or not an INET/INET6 address. */
+struct udp_dgram *udp_dgram_new(const struct sockaddr_storage *from, const char *data,
+				size_t len);
+
 /* Datagrams one udp_batch_recv() reads at most. */
 #define UDP_BATCH_MAX 32
 

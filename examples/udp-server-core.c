@@ -52,17 +52,9 @@
 #define PEER_STACK (256 * 1024)
 #define LISTENER_NAP_MS 100	/* how often the listener looks at the stop flag and reaps */
 
-/*
- * A datagram as received, owned by whoever holds the pointer (head, mailbox, peer). next
- * links only the head's own datagrams of one batch, on their way to being answered.
- */
-struct dgram {
-	struct udp_addr from;
-	size_t len;
-	struct dgram *next;
-	char data[];
-};
-
+/* Datagrams (struct udp_dgram) are owned by whoever holds the pointer: head, mailbox,
+ * peer. next links only the head's own datagrams of one batch, on their way to being
+ * answered. */
 struct server;
 
 /*
@@ -114,7 +106,7 @@ static void *peer_main(void *arg);
  * handed over; false if it stays the caller's (limit reached, stage closed, no memory).
  * Called by the head only: no other thread can take the token meanwhile.
  */
-static bool peer_spawn(struct server *srv, struct dgram *d)
+static bool peer_spawn(struct server *srv, struct udp_dgram *d)
 {
 	struct peer *p;
 	void *back;
@@ -175,7 +167,7 @@ static bool peer_nap(struct server *srv, unsigned ms)
 
 /* Answers one datagram of the peer's own and frees it; drops it if the server stops during
  * a slow answer's sleep. */
-static void peer_answer(struct peer *p, struct dgram *d)
+static void peer_answer(struct peer *p, struct udp_dgram *d)
 {
 	char out[UDP_DGRAM_MAX + 24];
 	unsigned ms = udp_echo_sleep_ms(d->data, d->len);
@@ -199,25 +191,17 @@ static void peer_answer(struct peer *p, struct dgram *d)
 
 /* Datagram i of the head's batch, as a dgram of its own; NULL if out of memory or from an
  * address of another family. */
-static struct dgram *dgram_from_batch(struct server *srv, int i)
+static struct udp_dgram *dgram_from_batch(struct server *srv, int i)
 {
 	const struct sockaddr_storage *from;
 	size_t len;
 	const char *data = udp_batch_get(srv->batch, i, &len, &from);
-	struct dgram *d = malloc(sizeof(*d) + len);
 
-	if (!d || !udp_addr_normalise(from, &d->from)) {
-		free(d);
-		return NULL;
-	}
-	d->len = len;
-	d->next = NULL;
-	memcpy(d->data, data, len);
-	return d;
+	return udp_dgram_new(from, data, len);
 }
 
 /* Hands d, another peer's, to its ticket, or to a thread started for it; else drops it. */
-static void head_route(struct server *srv, struct dgram *d)
+static void head_route(struct server *srv, struct udp_dgram *d)
 {
 	struct udp_server_stats *st = &srv->by_head;
 	int rc = exitleft_deliver(srv->stage, &d->from.ss, d->from.len, d);
@@ -242,14 +226,14 @@ static void head_route(struct server *srv, struct dgram *d)
  * to answer in order once it has exited. The listener (self NULL) also returns as soon as a
  * peer thread is alive to take over the reading.
  */
-static struct dgram *head_serve(struct server *srv, struct peer *self)
+static struct udp_dgram *head_serve(struct server *srv, struct peer *self)
 {
 	const struct udp_addr *own = self ? &self->addr : NULL;
 	uint64_t idle_ns = (uint64_t)srv->cfg->idle_ms * 1000000u;
 	struct udp_server_stats *st = &srv->by_head;
 
 	while (!udp_stopping(&srv->stop)) {
-		struct dgram *mine = NULL, **tail = &mine;
+		struct udp_dgram *mine = NULL, **tail = &mine;
 		int n = udp_batch_recv(srv->batch, srv->cfg->fd);
 
 		st->recv_calls++;
@@ -262,7 +246,7 @@ static struct dgram *head_serve(struct server *srv, struct peer *self)
 		if (n == 0)
 			return NULL;	/* shut down for reading: the server is stopping */
 		for (int i = 0; i < n; i++) {
-			struct dgram *d = dgram_from_batch(srv, i);
+			struct udp_dgram *d = dgram_from_batch(srv, i);
 
 			if (!d) {
 				st->dropped_other++;
@@ -280,7 +264,7 @@ static struct dgram *head_serve(struct server *srv, struct peer *self)
 		/* Its own in the order sent: none may overtake a slow one, so a slow one ends
 		 * the answers in place, and what follows it waits with it. */
 		while (mine && !udp_echo_slow(mine->data, mine->len)) {
-			struct dgram *d = mine;
+			struct udp_dgram *d = mine;
 
 			mine = d->next;
 			peer_answer(self, d);
@@ -297,10 +281,10 @@ static struct dgram *head_serve(struct server *srv, struct peer *self)
 
 /* Answers, in order, what head_serve() returned; once the server stops, drops the rest
  * instead, as peer_main() does with the mailbox's. */
-static void peer_answer_held(struct peer *p, struct dgram *d)
+static void peer_answer_held(struct peer *p, struct udp_dgram *d)
 {
 	while (d) {
-		struct dgram *next = d->next;
+		struct udp_dgram *next = d->next;
 
 		if (udp_stopping(&p->srv->stop)) {
 			free(d);
@@ -336,7 +320,7 @@ static void *peer_main(void *arg)
 	p->last_ns = udp_now_ns();
 	for (;;) {
 		struct timespec deadline;
-		struct dgram *d;
+		struct udp_dgram *d;
 		uint64_t until;
 		int rc;
 
