@@ -36,6 +36,27 @@ int impl_parse(const char *name)
 	return -1;
 }
 
+int parse_count_list(const char *s, unsigned max, unsigned *out, unsigned cap)
+{
+	unsigned n = 0;
+
+	for (;;) {
+		unsigned long v;
+		char *end;
+
+		if (*s < '0' || *s > '9' || n == cap)
+			return -1;
+		errno = 0;
+		v = strtoul(s, &end, 10);
+		if (errno || v == 0 || v > max || (*end && *end != ','))
+			return -1;
+		out[n++] = (unsigned)v;
+		if (!*end)
+			return (int)n;
+		s = end + 1;
+	}
+}
+
 _Noreturn void die(const char *fmt, ...)
 {
 	va_list ap;

@@ -34,6 +34,12 @@ const char *impl_name(enum impl impl);
 int impl_parse(const char *name);
 
 /*
+ * Parses a comma-separated list of whole numbers from 1 to max ("1,8,64") into out (cap
+ * entries at most). Returns how many, or -1 if s is anything else or holds more than cap.
+ */
+int parse_count_list(const char *s, unsigned max, unsigned *out, unsigned cap);
+
+/*
  * Prints "<program>: <message>" to stderr and exits 2: a bench that cannot set up a case
  * has no figure to report. The program's name comes from the C library, so no caller has
  * to pass it down and no file calls back into a main program for it.

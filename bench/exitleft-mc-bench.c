@@ -362,24 +362,6 @@ static void usage(FILE *f)
 		NKEYS, VALUE_LEN, TIMEOUT_MS, MAX_RUNS, DEFAULT_MS, MAX_SWEEP, MAX_THREADS);
 }
 
-static int parse_threads(const char *s, struct options *o)
-{
-	char buf[256], *save = NULL;
-
-	if (strlen(s) >= sizeof(buf))
-		return -1;
-	strcpy(buf, s);
-	o->nthreads = 0;
-	for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-		unsigned v;
-
-		if (o->nthreads == MAX_SWEEP || udp_parse_uint(t, MAX_THREADS, &v) || !v)
-			return -1;
-		o->threads[o->nthreads++] = v;
-	}
-	return o->nthreads ? 0 : -1;
-}
-
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -422,10 +404,12 @@ int main(int argc, char **argv)
 			}
 			break;
 		case 't':
-			if (parse_threads(optarg, &o)) {
+			rc = parse_count_list(optarg, MAX_THREADS, o.threads, MAX_SWEEP);
+			if (rc < 0) {
 				usage(stderr);
 				return 2;
 			}
+			o.nthreads = (unsigned)rc;
 			break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;

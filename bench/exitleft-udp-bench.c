@@ -225,24 +225,6 @@ static void usage(FILE *f)
 		"  -h, --help     this text\n", UDP_BATCH_MAX, MAX_RUNS);
 }
 
-static int parse_peers(const char *s, struct options *o)
-{
-	char *end;
-
-	o->npeers = 0;
-	while (*s && o->npeers < 8) {
-		unsigned long v = strtoul(s, &end, 10);
-
-		if (end == s || v == 0 || v > 4096)
-			return -1;
-		o->peers[o->npeers++] = (unsigned)v;
-		s = *end == ',' ? end + 1 : end;
-		if (*end && *end != ',')
-			return -1;
-	}
-	return o->npeers ? 0 : -1;
-}
-
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -257,7 +239,7 @@ int main(int argc, char **argv)
 	};
 	struct options o = { .runs = 3, .ms = 1000, .peers = { 1, 8, 64, 256 }, .npeers = 4 };
 	FILE *table;
-	int c, failed = 0;
+	int c, n, failed = 0;
 
 	while ((c = getopt_long(argc, argv, "6h", opts, NULL)) != -1) {
 		switch (c) {
@@ -266,10 +248,12 @@ int main(int argc, char **argv)
 		case 'r': o.runs = (unsigned)atoi(optarg); break;
 		case 'm': o.ms = (unsigned)atoi(optarg); break;
 		case 'p':
-			if (parse_peers(optarg, &o)) {
+			n = parse_count_list(optarg, 4096, o.peers, 8);
+			if (n < 0) {
 				usage(stderr);
 				return 2;
 			}
+			o.npeers = (unsigned)n;
 			break;
 		case '6': o.ipv6 = true; break;
 		case 'h': usage(stdout); return 0;
