@@ -96,8 +96,26 @@ void bserver_join_free(struct bserver *s)
 	struct bpeer *p, *tmp;
 	uint64_t recv_calls = 0;
 
+	/* Join every thread before the table is changed, and walk it under the lock while any
+	 * runs: until then a broadcast peer may still file a datagram, and even add a peer
+	 * (under the lock), which this loop then joins too. */
+	for (;;) {
+		struct bpeer *next = NULL;
+
+		pthread_mutex_lock(&s->lock);
+		HASH_ITER(hh, s->peers, p, tmp) {
+			if (!p->joined) {
+				next = p;
+				break;
+			}
+		}
+		pthread_mutex_unlock(&s->lock);
+		if (!next)
+			break;
+		pthread_join(next->thread, NULL);
+		next->joined = true;
+	}
 	HASH_ITER(hh, s->peers, p, tmp) {
-		pthread_join(p->thread, NULL);
 		HASH_DEL(s->peers, p);
 		s->wakes += p->wakes;
 		recv_calls += p->recv_calls;
@@ -109,6 +127,5 @@ void bserver_join_free(struct bserver *s)
 		pthread_cond_destroy(&p->cond);
 		free(p);
 	}
-	/* Only now: a broadcast peer not joined yet may still be reading, and counting. */
 	s->recv_calls += recv_calls;
 }

@@ -41,6 +41,7 @@ struct bpeer {
 	struct udp_dgram *first, *last;
 	int fd;			/* connected only */
 	uint64_t answered, wakes, recv_calls;
+	bool joined;		/* bserver_join_free()'s, the server's own thread's */
 	struct bserver *srv;
 	UT_hash_handle hh;
 };
