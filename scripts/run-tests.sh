@@ -159,9 +159,11 @@ TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
 udp_tsan=$(meson test -C build-tsan --list --suite udp 2>/dev/null | sed -n 's|^exitleft:udp / ||p' |
 	grep -v -x -e udp-shutdown-valgrind -e udp-mailbox-flood -e udp-join-leave \
 		-e udp-slow-peer | tr '\n' ' ')
+# Named so that no other step's name is its prefix: the summary finds a step's log as NAME.json
+# or NAME-*.json (valgrind's wrapped runs add a suffix).
 # shellcheck disable=SC2086
 TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
-	run tsan-udp build-tsan --timeout-multiplier 4 $udp_tsan
+	run udp-tsan build-tsan --timeout-multiplier 4 $udp_tsan
 
 CC=clang setup_build build-asan -Dwerror=true -Db_sanitize=address,undefined -Db_lundef=false
 ninja -C build-asan >/dev/null
