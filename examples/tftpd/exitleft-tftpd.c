@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "exitleft.h"
+#include "tftpd-args.h"
 #include "tftpd-server.h"
 #include "udp-common.h"
 
@@ -43,66 +44,6 @@ static void usage(FILE *f)
 		"  -v, --verbose           a line on stderr for every transfer\n"
 		"  -V, --version           print the versions and exit\n"
 		"  -h, --help              this text\n");
-}
-
-/* "A.B.C.D:PORT" or "[V6]:PORT" into *out; 0 or -1. */
-static int parse_listen(const char *s, struct udp_addr *out)
-{
-	char host[64];
-	const char *colon;
-	unsigned port;
-	size_t n;
-
-	if (s[0] == '[') {
-		const char *close = strchr(s, ']');
-
-		if (!close || close[1] != ':')
-			return -1;
-		n = (size_t)(close - s - 1);
-		colon = close + 1;
-		s++;
-	} else {
-		colon = strrchr(s, ':');
-		if (!colon)
-			return -1;
-		n = (size_t)(colon - s);
-	}
-	if (n == 0 || n >= sizeof(host))
-		return -1;
-	memcpy(host, s, n);
-	host[n] = 0;
-	if (udp_parse_uint(colon + 1, 65535, &port) < 0)
-		return -1;
-	return udp_addr_parse(host, port, out) < 0 ? -1 : 0;
-}
-
-/* Seconds with up to three decimals ("1", "0.25") into milliseconds; 0 or -1. */
-static int parse_seconds_ms(const char *s, unsigned max_s, unsigned *ms)
-{
-	char whole[16];
-	const char *dot = strchr(s, '.');
-	unsigned sec, frac = 0, scale = 100;
-	size_t n = dot ? (size_t)(dot - s) : strlen(s);
-
-	if (n == 0 || n >= sizeof(whole))
-		return -1;
-	memcpy(whole, s, n);
-	whole[n] = 0;
-	if (udp_parse_uint(whole, max_s, &sec) < 0)
-		return -1;
-	if (dot) {
-		const char *p;
-
-		if (!dot[1] || strlen(dot + 1) > 3)
-			return -1;
-		for (p = dot + 1; *p; p++, scale /= 10) {
-			if (*p < '0' || *p > '9')
-				return -1;
-			frac += (unsigned)(*p - '0') * scale;
-		}
-	}
-	*ms = sec * 1000u + frac;
-	return 0;
 }
 
 static void print_summary(const struct tftpd_stats *s, const char *where, double secs)
@@ -164,14 +105,14 @@ static int parse_options(int argc, char **argv, struct options *o)
 	while ((c = getopt_long(argc, argv, "r:l:cm:p:R:t:B:W:U:d:vVh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'r': o->root = optarg; continue;
-		case 'l': rc = parse_listen(optarg, &o->listen); break;
+		case 'l': rc = tftpd_parse_listen(optarg, &o->listen); break;
 		case 'c': o->files.create = true; continue;
 		case 'O': o->files.overwrite = true; continue;
 		case 'm': rc = udp_parse_uint(optarg, 65536, &o->cfg.max_transfers); break;
 		case 'p': rc = udp_parse_uint(optarg, 65536, &o->cfg.per_client); break;
 		case 'R': rc = udp_parse_uint(optarg, 100, &x->retries); break;
 		case 't':
-			rc = parse_seconds_ms(optarg, TFTP_TIMEOUT_MAX_S, &x->timeout_ms);
+			rc = tftpd_parse_seconds_ms(optarg, TFTP_TIMEOUT_MAX_S, &x->timeout_ms);
 			if (!rc && (x->timeout_ms < 10 || x->timeout_ms > 255000))
 				rc = -1;
 			break;
@@ -189,7 +130,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 			o->upload_max = strtoull(optarg, &end, 10);
 			rc = (*optarg < '0' || *optarg > '9' || *end) ? -1 : 0;
 			break;
-		case 'd': rc = parse_seconds_ms(optarg, 86400 * 365, &duration_ms); break;
+		case 'd': rc = tftpd_parse_seconds_ms(optarg, 86400 * 365, &duration_ms); break;
 		case 'v': o->cfg.verbose = true; continue;
 		case 'V':
 			printf("exitleft-tftpd %s (libexitleft %s)\n", TFTPD_VERSION,
