@@ -224,10 +224,10 @@ atomic_bool *udp_stop_on_signals(void)
 	return &udp_stop_flag;
 }
 
-void udp_stop_init(struct udp_stop *s, atomic_bool *flag, unsigned duration_ms)
+void udp_stop_init(struct udp_stop *s, atomic_bool *flag, uint64_t duration_ms)
 {
 	s->flag = flag;
-	s->end_ns = duration_ms ? udp_now_ns() + (uint64_t)duration_ms * 1000000u : 0;
+	s->end_ns = duration_ms ? udp_now_ns() + duration_ms * 1000000u : 0;
 }
 
 bool udp_stopping(struct udp_stop *s)

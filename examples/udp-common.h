@@ -112,7 +112,7 @@ struct udp_stop {
 };
 
 /* A stop on *flag or, unless duration_ms is 0, after that long. */
-void udp_stop_init(struct udp_stop *s, atomic_bool *flag, unsigned duration_ms);
+void udp_stop_init(struct udp_stop *s, atomic_bool *flag, uint64_t duration_ms);
 
 /*
  * Whether to stop. Once the duration has passed it raises the flag as well: from then on the

@@ -98,7 +98,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct xfer_config *x = &o->cfg.xfer;
-	unsigned duration_ms = 0;
+	uint64_t duration_ms = 0, timeout_ms;
 	char *end;
 	int c, rc;
 
@@ -112,9 +112,11 @@ static int parse_options(int argc, char **argv, struct options *o)
 		case 'p': rc = udp_parse_uint(optarg, 65536, &o->cfg.per_client); break;
 		case 'R': rc = udp_parse_uint(optarg, 100, &x->retries); break;
 		case 't':
-			rc = tftpd_parse_seconds_ms(optarg, TFTP_TIMEOUT_MAX_S, &x->timeout_ms);
-			if (!rc && (x->timeout_ms < 10 || x->timeout_ms > 255000))
+			rc = tftpd_parse_seconds_ms(optarg, TFTP_TIMEOUT_MAX_S, &timeout_ms);
+			if (!rc && (timeout_ms < 10 || timeout_ms > 255000))
 				rc = -1;
+			if (!rc)
+				x->timeout_ms = (unsigned)timeout_ms;
 			break;
 		case 'B':
 			rc = udp_parse_uint(optarg, TFTP_BLKSIZE_MAX, &x->blksize_max);

@@ -35,7 +35,7 @@ int tftpd_parse_listen(const char *s, struct udp_addr *out)
 	return udp_addr_parse(host, port, out) < 0 ? -1 : 0;
 }
 
-int tftpd_parse_seconds_ms(const char *s, unsigned max_s, unsigned *ms)
+int tftpd_parse_seconds_ms(const char *s, unsigned max_s, uint64_t *ms)
 {
 	char whole[16];
 	const char *dot = strchr(s, '.');
@@ -59,6 +59,6 @@ int tftpd_parse_seconds_ms(const char *s, unsigned max_s, unsigned *ms)
 			frac += (unsigned)(*p - '0') * scale;
 		}
 	}
-	*ms = sec * 1000u + frac;
+	*ms = (uint64_t)sec * 1000u + frac;
 	return 0;
 }

@@ -20,7 +20,7 @@ struct tftpd_config {
 	unsigned per_client;		/* live transfers from one IP address */
 	unsigned mailbox;		/* datagrams queued for one transfer at most */
 	unsigned poll_ms;		/* how often a reading thread looks at the stop flag */
-	unsigned duration_ms;		/* stop by itself after this long; 0: only on *stop */
+	uint64_t duration_ms;		/* stop by itself after this long; 0: only on *stop */
 	bool verbose;			/* a line on stderr for every transfer */
 };
 
