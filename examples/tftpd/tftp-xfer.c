@@ -323,19 +323,28 @@ static void on_data(struct xfer *x, const uint8_t *pkt, size_t len, uint64_t now
 	arm(x, now_ns);
 }
 
-void xfer_packet(struct xfer *x, const uint8_t *pkt, size_t len, uint64_t now_ns)
+bool xfer_packet(struct xfer *x, const uint8_t *pkt, size_t len, uint64_t now_ns)
 {
 	unsigned op = tftp_opcode(pkt, len);
+	bool request = op == TFTP_RRQ || op == TFTP_WRQ;
 
+	if (request && (x->state == XFER_DALLY || xfer_over(x))) {
+		/* The client has moved on to its next transfer, from the same port (tftp-hpa's
+		 * client keeps one socket for a session): it has our last ACK, or has given up
+		 * waiting for it. Either way it will not send the last block again, so the dally
+		 * has nothing left to wait for. */
+		if (x->state == XFER_DALLY)
+			x->state = XFER_DONE;
+		return true;
+	}
 	if (xfer_over(x))
-		return;
+		return false;
 	if (op == TFTP_ERROR) {
 		x->state = XFER_FAILED;
 		x->failure = XFER_FAIL_PEER;
-		return;
+		return false;
 	}
-	if ((op == TFTP_RRQ || op == TFTP_WRQ) && op == x->op && x->base == 0 &&
-	    x->received == 0 && x->state != XFER_DALLY) {
+	if (request && op == x->op && x->base == 0 && x->received == 0) {
 		/* The client asked again: our first answer was lost. Only that one goes out
 		 * again, so a repeated request cannot draw a whole window each time. */
 		x->duplicates++;
@@ -345,15 +354,16 @@ void xfer_packet(struct xfer *x, const uint8_t *pkt, size_t len, uint64_t now_ns
 			send_block(x, 1);
 		else
 			send_ack(x, 0);
-		return;
+		return false;
 	}
 	if (len < 4)
-		return;
+		return false;
 	if (op == TFTP_ACK && x->op == TFTP_RRQ)
 		on_ack(x, tftp_block(pkt), now_ns);
 	else if (op == TFTP_DATA && x->op == TFTP_WRQ)
 		on_data(x, pkt, len, now_ns);
 	/* Anything else is ignored: the client may be confused, but not by us. */
+	return false;
 }
 
 void xfer_timeout(struct xfer *x, uint64_t now_ns)

@@ -42,7 +42,8 @@ enum xfer_state {
 	XFER_OACK_WAIT,		/* RRQ: OACK sent, waiting for ACK 0 */
 	XFER_SENDING,		/* RRQ: DATA out, waiting for ACKs */
 	XFER_RECEIVING,		/* WRQ: waiting for DATA */
-	XFER_DALLY,		/* WRQ: all in and acknowledged; re-ACKs a repeated last block */
+	XFER_DALLY,		/* WRQ: all in and acknowledged; re-ACKs a repeated last block,
+				 * until the deadline or the peer's next request */
 	XFER_DONE,		/* succeeded */
 	XFER_FAILED,		/* ended with an ERROR, sent or received */
 };
@@ -107,8 +108,14 @@ struct xfer {
 void xfer_start(struct xfer *x, const struct tftp_request *req, const struct xfer_config *cfg,
 		const struct xfer_io *io, uint64_t size, uint64_t now_ns);
 
-/* Handles one datagram from the transfer's peer. */
-void xfer_packet(struct xfer *x, const uint8_t *pkt, size_t len, uint64_t now_ns);
+/*
+ * Handles one datagram from the transfer's peer. Returns true if it is the peer's next
+ * request (RRQ or WRQ): one that comes once the transfer is over, or while it dallies, which
+ * it ends (XFER_DONE). The caller starts that request as a new transfer. During a transfer
+ * a request is no new one: a repeat of the transfer's own is answered again, once, and any
+ * other is ignored; false.
+ */
+bool xfer_packet(struct xfer *x, const uint8_t *pkt, size_t len, uint64_t now_ns);
 
 /* Handles the deadline: retransmits, or gives up with an ERROR. Call when now >= deadline. */
 void xfer_timeout(struct xfer *x, uint64_t now_ns);

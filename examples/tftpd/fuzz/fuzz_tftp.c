@@ -162,8 +162,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (now < x.deadline_ns)
 				now = x.deadline_ns;
 			xfer_timeout(&x, now);
-		} else {
-			xfer_packet(&x, pkt, len, now);
+		} else if (xfer_packet(&x, pkt, len, now)) {
+			/* The peer's next request: it has ended this transfer, if it dallied. */
+			assert(xfer_over(&x));
 		}
 		free(pkt);
 		check_invariants(&x);
