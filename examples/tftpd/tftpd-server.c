@@ -16,6 +16,13 @@
  * deadline. It stops heading when its transfer is over, and the longest-waiting thread is
  * promoted.
  *
+ * A client's next request may come from the address of a transfer whose ticket is still
+ * alive: tftp-hpa's client keeps one socket for a session and asks for its next file as soon
+ * as its upload is acknowledged, while the server still dallies, ready to acknowledge a
+ * repeated last block. It reaches that transfer like any datagram of its client; it ends the
+ * dally (xfer_packet()), and the thread starts it as a new transfer on the same ticket
+ * (transfer_next()).
+ *
  * A waiting thread sleeps in exitleft_enter() until its retransmission deadline: the stage's
  * deadlines are the server's only timers. Each mailbox is bounded (exitleft_ticket_limit),
  * so a client that floods its transfer loses datagrams, counted, and grows nothing.
@@ -64,9 +71,10 @@ struct client {
 struct server;
 
 /*
- * One transfer. The head that starts it sets srv, addr, key, ticket and request before
- * crew_start(); from then on everything but `member` (the crew's, crew.h) belongs to its
- * thread, and the server's thread reads it only after joining.
+ * One transfer, and then each next request of its client that its thread serves on the same
+ * ticket (transfer_next()). The head that starts it sets srv, addr, key, ticket and request
+ * before crew_start(); from then on everything but `member` (the crew's, crew.h) belongs to
+ * its thread, and the server's thread reads it only after joining.
  */
 struct transfer {
 	struct server *srv;
@@ -74,6 +82,7 @@ struct transfer {
 	uint8_t key[CLIENT_KEY_LEN];
 	exitleft_ticket *ticket;
 	struct dgram *request;		/* the RRQ or WRQ; its file name points into it */
+	struct dgram *next;		/* the client's next request, met as this one ended */
 	struct tftp_request req;
 	struct xfer x;
 	struct xfer_io io;
@@ -112,6 +121,18 @@ static void deadline_of(uint64_t ns, struct timespec *ts)
 {
 	ts->tv_sec = (time_t)(ns / 1000000000u);
 	ts->tv_nsec = (long)(ns % 1000000000u);
+}
+
+/* A copy of the n bytes at buf, or NULL if out of memory. */
+static struct dgram *dgram_new(const uint8_t *buf, size_t n)
+{
+	struct dgram *d = malloc(sizeof(*d) + n);
+
+	if (d) {
+		d->len = n;
+		memcpy(d->data, buf, n);
+	}
+	return d;
 }
 
 static void send_error_to(struct server *srv, const struct udp_addr *to, enum tftp_error code,
@@ -203,7 +224,7 @@ static bool transfer_begin(struct transfer *t)
 	struct tftp_refusal why;
 	int rc;
 
-	/* The head parsed this very datagram already; it cannot fail here. */
+	/* The head or transfer_renew() parsed this very datagram already; it cannot fail. */
 	if (!tftp_parse_request(t->request->data, t->request->len, &t->req, &why))
 		rc = -1;
 	else if (t->req.op == TFTP_RRQ)
@@ -220,14 +241,20 @@ static bool transfer_begin(struct transfer *t)
 	return true;
 }
 
-/* Handles what is in the mailbox; false once the transfer is over. */
+/*
+ * Handles what is in the mailbox; false once the transfer is over. The client's next request,
+ * which ends it, is kept in t->next; what comes after it stays in the mailbox, for the
+ * transfer it starts.
+ */
 static bool transfer_take(struct transfer *t)
 {
 	struct dgram *d;
 
 	while (!xfer_over(&t->x) && exitleft_take(t->ticket, (void **)&d) == 1) {
-		xfer_packet(&t->x, d->data, d->len, udp_now_ns());
-		free(d);
+		if (xfer_packet(&t->x, d->data, d->len, udp_now_ns()))
+			t->next = d;
+		else
+			free(d);
 	}
 	return !xfer_over(&t->x);
 }
@@ -262,19 +289,6 @@ static void transfer_serve(struct transfer *t)
 			return;
 		}
 		/* EXITLEFT_TOKEN: the mailbox, at the top; EXITLEFT_TIMEOUT: the deadline. */
-	}
-}
-
-/* Frees the ticket, dropping what is still in (or still arriving in) the mailbox. */
-static void transfer_close_ticket(struct transfer *t)
-{
-	void *item;
-
-	for (;;) {
-		while (exitleft_take(t->ticket, &item) == 1)
-			free(item);
-		if (exitleft_ticket_free(t->ticket) != -ENOTEMPTY)
-			break;
 	}
 }
 
@@ -337,14 +351,16 @@ static void transfer_count(struct server *srv, const struct transfer *t)
 	}
 }
 
-static void transfer_end(struct transfer *t)
+/* Closes what the transfer just over had open, says how it went and counts it. The ticket
+ * stays: transfer_next() decides. */
+static void transfer_finish(struct transfer *t)
 {
 	struct server *srv = t->srv;
 
 	if (t->fd >= 0)
 		close(t->fd);
+	t->fd = -1;
 	tftp_upload_close(&t->up);
-	transfer_close_ticket(t);
 	if (srv->cfg->verbose) {
 		char who[80];
 
@@ -356,18 +372,100 @@ static void transfer_end(struct transfer *t)
 	}
 	pthread_mutex_lock(&srv->lock);
 	transfer_count(srv, t);
-	client_give(srv, t->key);
 	pthread_mutex_unlock(&srv->lock);
-	crew_done(&srv->crew, &t->member);
 	xfer_free(&t->x);
 }
 
+/*
+ * Sets t up to serve d, on the same ticket, if d is a request the head would start a
+ * transfer for: true, and d is t's. A malformed request is answered and counted as the head
+ * would (transfer_spawn()). Anything else (a datagram of the transfer just over), or any
+ * request once the server is stopping: false, and d stays the caller's.
+ */
+static bool transfer_renew(struct transfer *t, struct dgram *d)
+{
+	struct server *srv = t->srv;
+	unsigned op = tftp_opcode(d->data, d->len);
+	struct tftp_request req;
+	struct tftp_refusal why;
+
+	if ((op != TFTP_RRQ && op != TFTP_WRQ) || udp_stopping(&srv->stop))
+		return false;
+	if (!tftp_parse_request(d->data, d->len, &req, &why)) {
+		send_error_to(srv, &t->addr, why.code, why.msg);
+		pthread_mutex_lock(&srv->lock);
+		srv->totals.bad_requests++;
+		pthread_mutex_unlock(&srv->lock);
+		return false;
+	}
+	free(t->request);
+	t->request = d;
+	memset(&t->req, 0, sizeof(t->req));
+	memset(&t->x, 0, sizeof(t->x));
+	t->fd = -1;
+	t->size = 0;
+	t->up = (struct tftp_upload){ .fd = -1, .dirfd = -1 };
+	t->refused = false;
+	t->send_errors = 0;
+	pthread_mutex_lock(&srv->lock);
+	srv->totals.started++;
+	if (op == TFTP_RRQ)
+		srv->totals.rrq++;
+	else
+		srv->totals.wrq++;
+	pthread_mutex_unlock(&srv->lock);
+	return true;
+}
+
+/*
+ * After a transfer: whether its client's next request came before the ticket was freed, in
+ * t->next (it ended the transfer) or in the mailbox, behind datagrams of the transfer just
+ * over, which are dropped. If so, t is set up for it on the same ticket (transfer_renew()),
+ * and true: the token is the same client address. Freeing the ticket to take the token again
+ * would leave it free in between, for the head to start another transfer on if the client
+ * sent again, and this one's ticket would then be refused (-EEXIST). Otherwise frees the
+ * ticket, dropping what is still in (or still arriving in) the mailbox, and false.
+ */
+static bool transfer_next(struct transfer *t)
+{
+	struct dgram *d = t->next;
+
+	t->next = NULL;
+	for (;;) {
+		if (!d && exitleft_take(t->ticket, (void **)&d) != 1) {
+			if (exitleft_ticket_free(t->ticket) != -ENOTEMPTY)
+				return false;
+			continue;	/* a datagram came in between: it may be a request */
+		}
+		if (transfer_renew(t, d))
+			return true;
+		free(d);
+		d = NULL;
+	}
+}
+
+/* The thread's end, its ticket freed: its client's place and its crew's are given back. */
+static void transfer_end(struct transfer *t)
+{
+	struct server *srv = t->srv;
+
+	pthread_mutex_lock(&srv->lock);
+	client_give(srv, t->key);
+	pthread_mutex_unlock(&srv->lock);
+	crew_done(&srv->crew, &t->member);
+}
+
+/* A transfer's thread: its request, then each next request its client sends before the
+ * ticket is freed. */
 static void *transfer_main(void *arg)
 {
 	struct transfer *t = arg;
 
-	if (transfer_begin(t))
-		transfer_serve(t);
+	do {
+		if (transfer_begin(t))
+			transfer_serve(t);
+		transfer_finish(t);
+	} while (transfer_next(t));
 	transfer_end(t);
 	return NULL;
 }
@@ -450,15 +548,13 @@ static void head_route(struct server *srv, const uint8_t *buf, size_t n,
 {
 	struct tftpd_stats *st = &srv->by_head;
 	unsigned op = tftp_opcode(buf, n);
-	struct dgram *d = malloc(sizeof(*d) + n);
+	struct dgram *d = dgram_new(buf, n);
 	int rc;
 
 	if (!d) {
 		st->ignored++;
 		return;
 	}
-	d->len = n;
-	memcpy(d->data, buf, n);
 	rc = exitleft_deliver(srv->stage, &from->ss, from->len, d);
 	if (rc == 1) {
 		st->delivered++;
@@ -531,7 +627,11 @@ static void head_serve(struct server *srv, struct transfer *self)
 			}
 			if (self && udp_addr_equal(&self->addr, &from)) {
 				st->kept++;
-				xfer_packet(&self->x, srv->rxbuf, (size_t)n, udp_now_ns());
+				/* The client's next request, kept for transfer_next(); without
+				 * memory it is lost, as to the network, and the client asks
+				 * again. */
+				if (xfer_packet(&self->x, srv->rxbuf, (size_t)n, udp_now_ns()))
+					self->next = dgram_new(srv->rxbuf, (size_t)n);
 				if (xfer_over(&self->x))
 					return;
 				continue;
@@ -568,19 +668,21 @@ static void server_shutdown(struct server *srv)
 	crew_join_all(&srv->crew);
 }
 
+/* Adds the heads' counters to the transfers' totals (which count the requests a thread met
+ * after its transfer as well: started, rrq, wrq, bad_requests). */
 static void stats_fold(struct tftpd_stats *to, const struct tftpd_stats *head)
 {
-	to->datagrams = head->datagrams;
-	to->delivered = head->delivered;
-	to->kept = head->kept;
-	to->started = head->started;
-	to->rrq = head->rrq;
-	to->wrq = head->wrq;
-	to->busy = head->busy;
-	to->bad_requests = head->bad_requests;
-	to->stray = head->stray;
-	to->ignored = head->ignored;
-	to->mailbox_full = head->mailbox_full;
+	to->datagrams += head->datagrams;
+	to->delivered += head->delivered;
+	to->kept += head->kept;
+	to->started += head->started;
+	to->rrq += head->rrq;
+	to->wrq += head->wrq;
+	to->busy += head->busy;
+	to->bad_requests += head->bad_requests;
+	to->stray += head->stray;
+	to->ignored += head->ignored;
+	to->mailbox_full += head->mailbox_full;
 }
 
 int tftpd_run(const struct tftpd_config *cfg, atomic_bool *stop, struct tftpd_stats *stats)

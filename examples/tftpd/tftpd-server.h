@@ -29,8 +29,9 @@ struct tftpd_stats {
 	uint64_t datagrams;		/* read from the socket */
 	uint64_t delivered;		/* routed to another transfer's thread */
 	uint64_t kept;			/* read by the head for its own transfer */
-	uint64_t started;		/* threads started for a request */
-	uint64_t rrq, wrq;		/* requests served (threads started), by kind */
+	uint64_t started;		/* transfers started for a request: a thread, or the
+					 * thread of the client's transfer just over */
+	uint64_t rrq, wrq;		/* requests served (transfers started), by kind */
 	uint64_t done;			/* transfers that completed */
 	uint64_t failed;		/* ... that did not; the reasons follow */
 	uint64_t failed_refused;	/* no such file, access, exists, too large */

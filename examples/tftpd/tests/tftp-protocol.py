@@ -5,9 +5,10 @@ Starts the server (several times, with the options each check needs) on loopback
 temporary root and checks, packet by packet: strays and malformed packets, option limits,
 paths that try to leave the root, upload rules and caps, no Sorcerer's Apprentice, bounded
 retries ending with an ERROR, the per-client limit, netascii, windows with a lost block, a
-repeated request, and a clean stop on SIGTERM. No check depends on timing: where a packet
-must not come, a later packet that must come shows it did not (one socket's datagrams on
-loopback arrive in order); every wait for a packet is bounded by a generous patience.
+repeated request, a client's next request from the same port, and a clean stop on SIGTERM.
+No check depends on timing: where a packet must not come, a later packet that must come
+shows it did not (one socket's datagrams on loopback arrive in order); every wait for a
+packet is bounded by a generous patience.
 """
 import os
 import signal
@@ -297,6 +298,73 @@ def netascii_and_windows():
     srv.stop()
 
 
+def answer(c, patience):
+    """The kind of the next packet, or ("nothing", None) if none came within patience."""
+    c.s.settimeout(patience)
+    try:
+        return kind(c.recv())
+    except socket.timeout:
+        return ("nothing", None)
+    finally:
+        c.s.settimeout(PATIENCE)
+
+
+def next_request_same_port():
+    """tftp-hpa's interactive client keeps one socket for a session: after a put, its next
+    request comes from the same port while the server still dallies, ready to ACK a repeated
+    last DATA. That request must start the next transfer at once. The server dallies 60 s
+    (--timeout 60), each request is sent once and its answer awaited 10 s: an answer can
+    only come from a dally the request cut short; a request swallowed, or kept until the
+    dally ends, gets none in time."""
+    nxt = 10.0
+    write("next.bin", b"n" * 700)
+    srv = Server("--create", "--timeout", "60")
+    # The only transfer: its own thread heads the stage and reads the RRQ itself.
+    c = Client(srv.port)
+    check(upload(c, b"next-1.bin", b"u" * 100) == ("ACK", 1), "WRQ done, the server dallies")
+    c.send(req(1, b"next.bin"))
+    got = answer(c, nxt)
+    check(got == ("DATA", 1), "RRQ from the same port at once: DATA 1 (got %s)" % (got,))
+    if got != ("DATA", 1):
+        srv.stop()
+        return
+    c.send(ack(1))
+    check(kind(c.recv()) == ("DATA", 2), "DATA 2")
+    c.send(ack(2))
+    # A transfer never acknowledged (60 s timeout) heads the stage from now on: another
+    # client's datagrams reach their transfer's thread through its mailbox.
+    c2 = Client(srv.port)
+    c2.send(req(1, b"next.bin"))
+    check(kind(c2.recv()) == ("DATA", 1), "a transfer that stays, to head the stage")
+    c2.send(req(1, b"next.bin"))
+    check(kind(c2.recv()) == ("DATA", 1), "... it answers its repeated request")
+    c3 = Client(srv.port)
+    check(upload(c3, b"next-2.bin", b"v" * 600) == ("ACK", 2), "WRQ done, the server dallies")
+    c3.send(req(2, b"next-3.bin", b"octet", b"blksize", b"1024"))
+    got = answer(c3, nxt)
+    check(got == ("OACK", None), "WRQ from the same port at once: OACK (got %s)" % (got,))
+    if got != ("OACK", None):
+        srv.stop()
+        return
+    c3.send(data(1, b"w" * 10))
+    check(kind(c3.recv()) == ("ACK", 1), "ACK 1")
+    # During a transfer, a request of another kind is no new transfer: it is ignored.
+    c3.send(req(2, b"next-4.bin"))
+    check(kind(c3.recv()) == ("ACK", 0), "WRQ while dallying again -> ACK 0")
+    c3.send(data(1, b"x" * 512))
+    check(kind(c3.recv()) == ("ACK", 1), "ACK 1")
+    c3.send(req(1, b"next.bin"))
+    c3.send(data(2, b"x" * 3))
+    check(kind(c3.recv()) == ("ACK", 2), "a RRQ in the middle of an upload draws nothing")
+    out = srv.stop()
+    for name, content in (("next-1.bin", b"u" * 100), ("next-2.bin", b"v" * 600),
+                          ("next-3.bin", b"w" * 10), ("next-4.bin", b"x" * 515)):
+        with open(os.path.join(ROOT, name), "rb") as f:
+            check(f.read() == content, "%s stored" % name)
+    check("6 started (2 reads, 4 writes), 5 done" in out and "0 retransmitted" in out,
+          "a transfer for every request, each request sent once")
+
+
 def main():
     try:
         strays_and_malformed()
@@ -304,6 +372,7 @@ def main():
         sorcerer_and_retries()
         limits()
         netascii_and_windows()
+        next_request_same_port()
     finally:
         subprocess.run(["rm", "-rf", ROOT])
     if FAILED:

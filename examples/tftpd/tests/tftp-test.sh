@@ -4,6 +4,8 @@
 #   interop-tftp-hpa, interop-atftp, interop-curl  downloads and uploads of 0, 511, 512, 513
 #                   bytes, 1 MiB and a file one block past the 65 535-block rollover, with
 #                   the options the client can negotiate (blksize, tsize, windowsize)
+#   session-tftp-hpa  one tftp-hpa session, one socket: put, get, put, get, each request
+#                   sent as soon as the transfer before it is done
 #   concurrent-64   64 downloads at once, by the three clients, through one socket
 #   ipv6            the three clients over ::1
 #   loss-5, loss-20 every client's downloads and uploads with 5 % or 20 % of the datagrams
@@ -188,6 +190,30 @@ interop() {
 	grep -q ' 0 failed' "$tmp/server.log" || fail "server counted failures"
 }
 
+# tftp-hpa's interactive client keeps one socket for its session, so each request comes from
+# the port of the transfer before it, and after a put while the server still dallies (ready
+# to acknowledge a repeated last block). The server's timeout, and so its dally, is 60 s; the
+# client gives up on a request after 10 s (rexmt 1, timeout 10): a request the server kept
+# for the end of its dally, or swallowed, fails its transfer.
+session() {
+	make_file f513 513
+	make_file f1m 1048576
+	cp "$tmp/root/f1m" "$tmp/out/up1"
+	cp "$tmp/root/f513" "$tmp/out/up2"
+	start_tftpd 127.0.0.1 --create --timeout 60
+	printf 'binary\nrexmt 1\ntimeout 10\nput %s up1\nget f513 %s\nput %s up2\nget f1m %s\nquit\n' \
+		"$tmp/out/up1" "$tmp/out/f513" "$tmp/out/up2" "$tmp/out/f1m" |
+		timeout 120 tftp 127.0.0.1 "$port" >"$tmp/client-session.log" 2>&1
+	same "$tmp/out/up1" "$tmp/root/up1" "session put up1"
+	same "$tmp/root/f513" "$tmp/out/f513" "session get f513 after a put"
+	same "$tmp/out/up2" "$tmp/root/up2" "session put up2 after a get"
+	same "$tmp/root/f1m" "$tmp/out/f1m" "session get f1m after a put"
+	echo "ok: one tftp-hpa session: put, get, put, get"
+	stop_tftpd
+	grep -q '4 started (2 reads, 2 writes), 4 done, 0 failed' "$tmp/server.log" ||
+		fail "not 4 transfers done"
+}
+
 concurrent() {
 	make_file f1m 1048576
 	start_tftpd 127.0.0.1 --max-transfers 64 --per-client 64
@@ -370,6 +396,7 @@ case $scenario in
 interop-tftp-hpa) interop tftp-hpa ;;
 interop-atftp) interop atftp ;;
 interop-curl) interop curl ;;
+session-tftp-hpa) session ;;
 concurrent-64) concurrent ;;
 ipv6) ipv6 ;;
 loss-5) loss 5 ;;
