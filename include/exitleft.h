@@ -380,7 +380,11 @@ EXITLEFT_EXPORT int exitleft_enter_start(exitleft_ticket *ticket);
  * pending, and its descriptor is no longer readable.
  *
  * Returns -EPERM if the ticket has no pending enter; -EINVAL if ticket is NULL. Does not
- * block. A pending ticket may be polled from any thread, one thread at a time.
+ * block, but for one bounded moment: the thread that decided the enter writes to the
+ * descriptor just after it leaves the stage's lock, and a call made before that write
+ * waits for it, so that the descriptor is never readable after its outcome is collected.
+ * Polling only once the descriptor is readable never waits. A pending ticket may be
+ * polled from any thread, one thread at a time.
  */
 EXITLEFT_EXPORT int exitleft_enter_poll(exitleft_ticket *ticket);
 
@@ -394,7 +398,8 @@ EXITLEFT_EXPORT int exitleft_enter_poll(exitleft_ticket *ticket);
  * timeouts with it.
  *
  * Returns -EPERM if the ticket has no pending enter; -EINVAL if ticket is NULL. Does not
- * block; any thread may call it, one thread at a time.
+ * block, but for the moment exitleft_enter_poll() may wait (a decision whose descriptor
+ * write is on its way); any thread may call it, one thread at a time.
  */
 EXITLEFT_EXPORT int exitleft_enter_cancel(exitleft_ticket *ticket);
 

@@ -18,10 +18,11 @@
  *   first put that finds nothing in flight trims the list back to SPARE_KEEP.
  *
  *   A pending ticket (exitleft_enter_start()) has no thread asleep in its condvar: whoever
- *   decides its enter writes to its descriptor instead, under the lock, and whoever collects
- *   the outcome reads the descriptor empty under the lock. So the descriptor is readable
- *   exactly while a decision waits to be collected, and it is closed (at free, under the
- *   lock) only when no write to it can be under way.
+ *   decides its enter writes to its descriptor instead, after the unlock like a signal, and
+ *   whoever collects the outcome reads the descriptor empty under the lock, waiting first
+ *   for a write still on its way. So the descriptor is readable exactly while a decision
+ *   waits to be collected, and it is closed (at free, under the lock) only when no write to
+ *   it can be under way: the free needs the decision collected, and that needed the write.
  *
  *   No call waits for another thread by spinning: under SCHED_FIFO a spinner of higher
  *   priority never lets the thread it waits for run. exitleft_stage_free() sleeps on
@@ -189,8 +190,9 @@ bool stage_wakes_in_flight(struct exitleft_stage *stage);
 
 /* ticket.c */
 void ticket_trim_spares(struct exitleft_stage *stage, size_t keep);
-void ticket_fd_signal(struct exitleft_ticket *ticket);
-void ticket_fd_drain(struct exitleft_ticket *ticket);
+void ticket_fd_signal(int fd);
+bool ticket_fd_drain(struct exitleft_ticket *ticket);
+void ticket_fd_await(struct exitleft_ticket *ticket);
 
 /* wait.c: headship */
 struct exitleft_ticket *wait_promote_first(struct exitleft_stage *stage);

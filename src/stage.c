@@ -49,25 +49,28 @@ fail_free:
 }
 
 /*
- * Releases the stage's lock, then wakes `wake` (if not NULL): a pending ticket through its
- * descriptor, before the unlock; a thread through its condvar, after it.
+ * Releases the stage's lock, then wakes `wake` (if not NULL): a thread through its condvar,
+ * a pending ticket through its descriptor, if it has one. Both after the unlock, so that
+ * the woken thread takes the lock at once instead of blocking on it.
  *
- * Signalling after the unlock lets the woken thread take the lock at once instead of
- * blocking on it, but the waker then touches the record without the lock: by the time it
- * signals, the woken thread may have returned and freed its ticket. in_flight, raised while
- * the lock is still held, tells exitleft_ticket_free() and exitleft_stage_free() that a
- * record may still be touched; they keep records (and the stage) alive until it drops.
+ * But the waker then acts without the lock. By the time it signals, the woken thread may
+ * have returned and freed its ticket. in_flight, raised while the lock is still held, tells
+ * exitleft_ticket_free() and exitleft_stage_free() that a record may still be touched; they
+ * keep records (and the stage) alive until it drops. A descriptor needs no such count: its
+ * number is read under the lock, and the outcome it announces is collected only once the
+ * write has landed (enter_settle() waits for it), so the ticket, and with it the
+ * descriptor, cannot be freed before the write is made (S26).
  */
 void stage_unlock_wake(struct exitleft_stage *stage, struct exitleft_ticket *wake)
 {
 	unsigned n;
 
 	if (wake && wake->pending) {
-		/* No thread sleeps in a pending ticket's condvar: its descriptor is made
-		 * readable instead, under the lock, where the outcome is collected (S26).
-		 * model: wake_fd */
-		ticket_fd_signal(wake);
-		wake = NULL;
+		int fd = wake->fd;	/* model: wake_raise, for a pending ticket */
+
+		pthread_mutex_unlock(&stage->lock);
+		ticket_fd_signal(fd);	/* model: step wake_fd */
+		return;
 	}
 	if (!wake) {
 		pthread_mutex_unlock(&stage->lock);
@@ -121,7 +124,7 @@ int exitleft_stage_close(exitleft_stage *stage)
 		DL_DELETE(stage->queue, t);
 		t->state = TICKET_WOKEN;
 		if (t->pending)
-			ticket_fd_signal(t);
+			ticket_fd_signal(t->fd);
 		else
 			pthread_cond_signal(&t->cond);
 	}

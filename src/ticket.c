@@ -2,6 +2,7 @@
  * ticket.c - a ticket's life: taking a token, giving it back, and the records behind tickets
  */
 #include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -10,6 +11,14 @@
 #endif
 
 #include "exitleft-private.h"
+
+#ifdef EXITLEFT_TEST_HOOKS
+/* Test builds only: called before a descriptor's write and before a collector's wait. */
+void (*ticket_hook_fd)(const char *where);
+#define TICKET_HOOK_FD(where) (ticket_hook_fd ? ticket_hook_fd(where) : (void)0)
+#else
+#define TICKET_HOOK_FD(where) ((void)0)
+#endif
 
 /* A record from the spares, or a new one with its condvar initialised; NULL without memory. */
 static struct exitleft_ticket *record_get(struct exitleft_stage *stage)
@@ -142,9 +151,14 @@ int exitleft_ticket_free(exitleft_ticket *t)
 	/* model: ticket_free */
 	if (t->state == TICKET_HEAD)	/* S12: a freed head exits first */
 		next = wait_exit_locked(t);
-	/* Every write to the descriptor is made under the lock: none can follow (S26). */
+	/* No write to the descriptor can follow: the ticket is not pending, so its last
+	 * decision was collected, and that waited for its write (ticket_fd_await(), S26). */
 	if (t->fd >= 0) {
+		int cancel_state;
+
+		pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel_state);
 		close(t->fd);	/* model: fd_close */
+		pthread_setcancelstate(cancel_state, NULL);
 		t->fd = -1;
 	}
 	hash_del(stage, t);
@@ -156,9 +170,16 @@ int exitleft_ticket_free(exitleft_ticket *t)
 
 /*
  * The descriptor of a pending ticket is an eventfd, whose counter goes to 1 when the enter
- * is decided and back to 0 when the outcome is collected. It is written and read only under
- * the lock, so "readable" and "decided, not collected" are one fact. Systems without eventfd
+ * is decided and back to 0 when the outcome is collected, so "readable" and "decided, not
+ * collected" are one fact (S26). The decider writes it after the stage's unlock, as the
+ * condvars are signalled (stage_unlock_wake()), or under the lock where nothing is gained by
+ * waiting (close, a descriptor asked for late); the collector reads it under the lock, and if
+ * the write has not landed yet it waits for it (ticket_fd_await()). Systems without eventfd
  * get -ENOSYS from exitleft_ticket_fd(); exitleft_enter_poll() works there all the same.
+ *
+ * Every system call on the descriptor is a cancellation point, and none may act here: under
+ * the lock the thread would die holding it, and a decider cancelled before its write would
+ * leave the decision unannounced. So cancellation is off around each of them.
  */
 #ifdef __linux__
 static int ticket_fd_open(void)
@@ -174,23 +195,60 @@ static int ticket_fd_open(void)
 }
 #endif
 
-/* Makes the ticket's descriptor readable, if it has one. Lock held. */
-void ticket_fd_signal(struct exitleft_ticket *t)
+/* Makes the descriptor `fd` readable, if it is one (fd >= 0). */
+void ticket_fd_signal(int fd)
 {
 	uint64_t one = 1;
+	int cancel_state;
 
-	/* Cannot fail: the counter is 0 or 1, far from overflowing. */
-	if (t->fd >= 0 && write(t->fd, &one, sizeof(one)) < 0)
+	if (fd < 0)
 		return;
+	TICKET_HOOK_FD("write");
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel_state);
+	/* Cannot fail: the counter is 0 or 1, far from overflowing. */
+	if (write(fd, &one, sizeof(one)) < 0)
+		one = 0;
+	pthread_setcancelstate(cancel_state, NULL);
 }
 
-/* Makes the ticket's descriptor unreadable again. Lock held. */
-void ticket_fd_drain(struct exitleft_ticket *t)
+/*
+ * Makes the ticket's descriptor unreadable again. Returns false if it was not readable: the
+ * decision's write has not landed yet. Lock held.
+ */
+bool ticket_fd_drain(struct exitleft_ticket *t)
 {
 	uint64_t count;
+	int cancel_state;
+	ssize_t n;
 
-	if (t->fd >= 0 && read(t->fd, &count, sizeof(count)) < 0)
-		return;	/* EAGAIN: it was not readable */
+	if (t->fd < 0)
+		return true;
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel_state);
+	n = read(t->fd, &count, sizeof(count));	/* EAGAIN: not readable */
+	pthread_setcancelstate(cancel_state, NULL);
+	return n == (ssize_t)sizeof(count);
+}
+
+/*
+ * Waits, without the lock, until the ticket's descriptor is readable: its enter is decided
+ * and the decider, past the stage's unlock, is about to write (stage_unlock_wake()). The
+ * ticket stays decided and pending meanwhile, so nobody can free it (S25) and the descriptor
+ * stays open. The wait sleeps in poll(), never spins: the decider needs no lock to finish.
+ * Lock held on entry and on return. model: the guard of steps poll and cancel
+ */
+void ticket_fd_await(struct exitleft_ticket *t)
+{
+	struct pollfd pfd = { .fd = t->fd, .events = POLLIN };
+	int cancel_state;
+
+	pthread_mutex_unlock(&t->stage->lock);
+	TICKET_HOOK_FD("await");
+	/* Not a cancellation point: exitleft_enter_poll() and exitleft_enter_cancel() are not. */
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel_state);
+	while (poll(&pfd, 1, -1) < 0 && errno == EINTR)
+		;
+	pthread_setcancelstate(cancel_state, NULL);
+	pthread_mutex_lock(&t->stage->lock);
 }
 
 int exitleft_ticket_fd(exitleft_ticket *t)
@@ -211,7 +269,7 @@ int exitleft_ticket_fd(exitleft_ticket *t)
 		t->fd = fd;
 		/* Asked for after its pending enter was decided: readable at once (S26). */
 		if (t->pending && (t->state == TICKET_WOKEN || t->state == TICKET_PROMOTED))
-			ticket_fd_signal(t);
+			ticket_fd_signal(fd);
 	}
 	fd = t->fd;
 	pthread_mutex_unlock(&stage->lock);

@@ -288,10 +288,14 @@ static int enter_settle(struct exitleft_ticket *t, bool cancel)
 		return -EINVAL;
 	stage = t->stage;
 	pthread_mutex_lock(&stage->lock);	/* model: step poll, step cancel */
+	/* Decided, but its descriptor not written yet: the decider is between the unlock
+	 * and its write. Collecting now would leave the descriptor readable after the
+	 * outcome is gone (S26), so wait for the write; the decision stands meanwhile. */
+	while (t->pending && t->state != TICKET_WAITING && !ticket_fd_drain(t))
+		ticket_fd_await(t);
 	if (!t->pending) {
 		outcome = -EPERM;
 	} else if (t->state != TICKET_WAITING) {	/* decided first: it wins (S24) */
-		ticket_fd_drain(t);
 		outcome = enter_collect(t);
 	} else if (cancel) {			/* model: waiting --cancel--> idle */
 		DL_DELETE(stage->queue, t);

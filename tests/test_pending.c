@@ -4,6 +4,8 @@
  */
 #include <dirent.h>
 #include <fcntl.h>
+#include <semaphore.h>
+#include <string.h>
 
 #include "fixture.h"
 
@@ -264,6 +266,63 @@ static void s26_the_descriptor_is_the_tickets_own(void **state)
 	assert_int_equal(errno, EBADF);
 }
 
+/*
+ * The hook of src/ticket.c (EXITLEFT_TEST_HOOKS): the notifier's write waits until the
+ * collector, finding the enter decided but the descriptor not written, waits for it.
+ */
+extern void (*ticket_hook_fd)(const char *where);
+static sem_t hook_decided, hook_awaiting;
+static atomic_bool hook_awaited;
+
+static void hold_the_write(const char *where)
+{
+	if (strcmp(where, "write") == 0) {
+		sem_post(&hook_decided);
+		while (sem_wait(&hook_awaiting))
+			;
+	} else {
+		atomic_store(&hook_awaited, true);
+		sem_post(&hook_awaiting);
+	}
+}
+
+static void *notify_p_main(void *arg)
+{
+	return (void *)(intptr_t)exitleft_notify(arg, "p", 1);
+}
+
+/* S24, S26: a decision whose write is still on its way after the unlock is collected only
+ * once written, so the descriptor is never left readable after its outcome is gone. */
+static void s26_a_collector_waits_for_the_write(void **state)
+{
+	struct line *l = *state;
+	exitleft_ticket *p = line_ticket(l, "p");
+	int fd = exitleft_ticket_fd(p);
+	pthread_t notifier;
+	void *rc;
+
+	assert_true(fd >= 0);
+	assert_int_equal(sem_init(&hook_decided, 0, 0), 0);
+	assert_int_equal(sem_init(&hook_awaiting, 0, 0), 0);
+	pend(p);
+	ticket_hook_fd = hold_the_write;
+	assert_int_equal(pthread_create(&notifier, NULL, notify_p_main, l->s), 0);
+	while (sem_wait(&hook_decided))
+		;
+	assert_false(fd_readable(fd));		/* decided, not written yet */
+	assert_int_equal(exitleft_enter_cancel(p), EXITLEFT_TOKEN);	/* the decision won */
+	if (!atomic_load(&hook_awaited))
+		sem_post(&hook_awaiting);	/* it did not wait: let the write go, then fail */
+	pthread_join(notifier, &rc);
+	ticket_hook_fd = NULL;
+	assert_int_equal((intptr_t)rc, 1);
+	assert_true(atomic_load(&hook_awaited));
+	assert_false(fd_readable(fd));		/* the write was the one collected */
+	assert_true(is_idle(p));
+	sem_destroy(&hook_decided);
+	sem_destroy(&hook_awaiting);
+}
+
 /* S26: tickets that never ask cost no descriptor; each one asked for is closed at free. */
 static void s26_descriptors_are_counted(void **state)
 {
@@ -348,6 +407,7 @@ int main(void)
 		LINE_TEST(s25_a_pending_ticket_is_busy),
 		LINE_TEST(s26_the_descriptor_is_the_tickets_own),
 		LINE_TEST(s26_descriptors_are_counted),
+		LINE_TEST(s26_a_collector_waits_for_the_write),
 		STAGE_TEST(s27_limit_bounds_the_mailbox),
 		cmocka_unit_test(s15_bad_input_and_names),
 	};

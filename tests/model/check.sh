@@ -4,7 +4,7 @@
 # usage: check.sh MODEL WORKDIR
 # Runs each configuration below: spin -a, a C compiler builds pan, pan searches. Safety runs
 # are exhaustive (-DCOLLAPSE only compresses states, losing none); liveness runs check the
-# LTL claim `terminates` under weak fairness. Five mutants of the model must fail, so the
+# LTL claim `terminates` under weak fairness. Six mutants of the model must fail, so the
 # properties are known to bite. EXITLEFT_MODEL_DEEP=1 adds a bitstate search of the whole
 # model with every feature on, stopped after EXITLEFT_MODEL_DEEP_MINUTES (default 3; the
 # whole search, 3.7 * 10^8 states, takes about 7 minutes here).
@@ -110,6 +110,8 @@ run terminates-pending pass "$none -DNT=2 -DROUNDS=2 -DPENDING=1 -DNOTIFIES=1 -D
 	"$live" "-a -f"
 run mutant-cancel-swallows fail "$none -DROUNDS=1 -DPENDING=1 -DBUG_CANCEL_SWALLOWS" \
 	"$safety" ""
+run mutant-collect-unwritten fail "$none -DROUNDS=1 -DPENDING=1 -DNOTIFIES=1 \
+	-DBUG_COLLECT_UNWRITTEN" "$safety" ""
 run mutant-drop-before-lock fail "$none -DROUNDS=1 -DNOTIFIES=1 -DBUG_DROP_BEFORE_LOCK" \
 	"$safety" ""
 if [ "${EXITLEFT_MODEL_DEEP:-0}" = 1 ]; then

@@ -19,7 +19,10 @@
  *   - stage_unlock_wake: in_flight is raised under the lock, the signal (wake_signal) and
  *     the drop (wake_done, or wake_done_locked once the freer waits) are separate steps
  *     after the unlock; a signal reaching a record whose owner is not blocked in the wait
- *     is lost, as a condvar signal is;
+ *     is lost, as a condvar signal is. A pending ticket's descriptor is written after the
+ *     unlock too (wake_fd), to the descriptor number read under the lock, with no count:
+ *     a collector that finds the decision but not the write waits for the write, outside
+ *     the lock (the guard of the steps poll and cancel);
  *   - record_put destroys every spare's condvar when no wake is in flight (SPARE_KEEP is 0
  *     here, the hardest case), and parks the record otherwise; exitleft_stage_free sleeps
  *     until the last wake in flight signals it.
@@ -42,20 +45,23 @@
  *        takes the stage's lock after the stage was freed;
  *   S22-S26 a pending ticket is a waiter like the others (the properties above hold for it),
  *        a decision reaches it through its descriptor, which is written only while open
- *        and is readable exactly while a pending enter is decided and not collected, and a
- *        cancel never swallows a decision (the S10 assertions);
+ *        and only the descriptor it was read as (never a closed number, reused by another
+ *        file), is readable exactly while a pending enter is decided, written and not
+ *        collected, and a cancel never swallows a decision (the S10 assertions);
  *   no deadlock: every process ends (spin's invalid end state check), with the stage
  *        headless, nobody in line and no wake in flight;
  *   every enter ends: LTL `terminates` (under weak fairness, spurious wakes bounded).
  *
  * The model is bounded by the macros below; check.sh runs several combinations. It also
- * checks that the model catches five known bugs (BUG_TIMEOUT_WINS: a waiter that trusts
+ * checks that the model catches six known bugs (BUG_TIMEOUT_WINS: a waiter that trusts
  * ETIMEDOUT swallows a promotion; BUG_IGNORE_IN_FLIGHT: a record's condvar destroyed while
  * a signal after unlock is on its way; BUG_NO_PROMOTE_AT_OUT: a last head defers but the
  * caller it deferred to does not promote it; BUG_DROP_BEFORE_LOCK: a waker that drops its
  * count before taking the lock to signal the freer, which may free the stage in between;
  * BUG_CANCEL_SWALLOWS: exitleft_enter_cancel() that takes a pending ticket out as TIMEOUT
- * although a promotion reached it first).
+ * although a promotion reached it first; BUG_COLLECT_UNWRITTEN: a collector that does not
+ * wait for a decision's write after the unlock, which then lands after the outcome is gone,
+ * or on a descriptor closed with its ticket).
  */
 
 #ifndef NT
@@ -113,6 +119,8 @@ bool live[NT];		/* in the table */
 bool pend[NT];		/* t->pending: its enter is exitleft_enter_start()'s */
 bool fd_open[NT];	/* t->fd >= 0: exitleft_ticket_fd() made its descriptor */
 bool readable[NT];	/* the descriptor's eventfd counter is 1 */
+byte fd_gen[NT];	/* which descriptor: a new one each time one is made */
+bool owed[NT];		/* decided; the write after the unlock not made yet */
 
 /* struct exitleft_stage */
 byte head = NONE;
@@ -169,8 +177,9 @@ inline invariant()
 		/* S26: pending only inside an enter; the descriptor readable exactly while a
 		 * pending enter is decided and not collected */
 		assert(!pend[k] || (state[k] != TICKET_IDLE && state[k] != TICKET_HEAD));
-		assert(readable[k] == (fd_open[k] && pend[k] &&
+		assert(readable[k] == (fd_open[k] && pend[k] && !owed[k] &&
 				       (state[k] == TICKET_WOKEN || state[k] == TICKET_PROMOTED)));
+		assert(!owed[k] || (fd_open[k] && pend[k] && state[k] != TICKET_WAITING));
 		k++
 	:: else -> break
 	od;
@@ -288,13 +297,15 @@ inline fd_signal(t)
 }
 
 /*
- * The part under the lock: a pending ticket's descriptor is written now (nothing is left
- * in flight); for a blocked thread in_flight is raised before unlocking.
+ * The part under the lock: for a blocked thread in_flight is raised before unlocking; for a
+ * pending ticket the number of its descriptor is read (wgen says which descriptor it is),
+ * and nothing is counted: without a descriptor there is nothing to do after the unlock.
  */
 inline wake_raise(wake)
 {
 	if
-	:: wake != NONE && pend[wake] -> fd_signal(wake); wake = NONE
+	:: wake != NONE && pend[wake] && fd_open[wake] -> owed[wake] = true; wgen = fd_gen[wake]
+	:: wake != NONE && pend[wake] && !fd_open[wake] -> wake = NONE
 	:: wake != NONE && !pend[wake] -> in_flight++; flying[wake]++
 	:: else
 	fi
@@ -308,7 +319,16 @@ inline wake_raise(wake)
 inline stage_unlock_wake(wake)
 {
 	if
-	:: wake != NONE ->
+	:: wake != NONE && wgen != NONE ->
+		atomic {	/* step wake_fd: write() to the number read under the lock */
+			assert(fd_open[wake] && fd_gen[wake] == wgen);	/* that descriptor, open */
+			assert(owed[wake] && !readable[wake]);
+			owed[wake] = false;
+			readable[wake] = true;
+			wgen = NONE;
+			wake = NONE
+		}
+	:: wake != NONE && wgen == NONE ->
 		atomic {	/* step wake_signal: pthread_cond_signal */
 			/* never signal a destroyed condvar or a freed stage */
 			assert(!stage_freed && !destroyed[wake]);
@@ -420,7 +440,7 @@ inline ticket_free(me, next, last)
 		fi;
 		live[me] = false;
 		nlive--;
-		assert(!pend[me] && !readable[me]);
+		assert(!pend[me] && !readable[me] && !owed[me]);
 		fd_open[me] = false;	/* model: fd_close, under the lock */
 		notified[me] = false;	/* dropped with the ticket, documented */
 		pending[me] = false;
@@ -440,6 +460,9 @@ inline ticket_free(me, next, last)
 /* wait.c: enter_collect for a pending enter (exitleft_enter_poll, exitleft_enter_cancel) */
 inline collect(t, out)
 {
+#ifndef BUG_COLLECT_UNWRITTEN
+	assert(!owed[t]);		/* the guards waited for the write */
+#endif
 	readable[t] = false;		/* ticket_fd_drain */
 	pend[t] = false;
 	if
@@ -469,7 +492,7 @@ inline enter_returns()
 
 proctype thread(byte me)
 {
-	byte out, rc, deadline, wake = NONE, next = NONE, round;
+	byte out, rc, deadline, wake = NONE, next = NONE, round, wgen = NONE;
 
 	do
 	:: atomic { round == ROUNDS || !live[me] -> break }
@@ -514,15 +537,21 @@ proctype thread(byte me)
 		:: out == 0 && pend[me] ->
 			/* exitleft_enter_poll once the descriptor is readable (or, without one,
 			 * polled until decided), exitleft_enter_cancel at any time, or the
-			 * descriptor asked for now: steps poll, cancel, ticket_fd */
+			 * descriptor asked for now: steps poll, cancel, ticket_fd. Poll and
+			 * cancel find a decision whose write is owed and wait, without the
+			 * lock, until it is made (ticket_fd_await): their guards. */
 			if
 			:: atomic {
-				state[me] == TICKET_WOKEN || state[me] == TICKET_PROMOTED ->
+				(state[me] == TICKET_WOKEN || state[me] == TICKET_PROMOTED) &&
+				(!fd_open[me] || readable[me]) ->
 				collect(me, out);
 				enter_returns();
 				invariant()
 			   }
 			:: atomic {
+#ifndef BUG_COLLECT_UNWRITTEN
+				!owed[me] ->
+#endif
 				if
 				:: state[me] == TICKET_WAITING ->	/* waiting --cancel--> idle */
 					dl_delete(me);
@@ -545,6 +574,7 @@ proctype thread(byte me)
 			:: atomic {
 				!fd_open[me] ->
 				fd_open[me] = true;
+				fd_gen[me]++;
 				if
 				:: state[me] == TICKET_WOKEN || state[me] == TICKET_PROMOTED ->
 					readable[me] = true	/* decided already: readable at once */
@@ -629,7 +659,7 @@ proctype thread(byte me)
 						destroyed[me] = false;
 						state[me] = TICKET_IDLE;
 						if
-						:: PENDING -> fd_open[me] = true	/* asks at once */
+						:: PENDING -> fd_open[me] = true; fd_gen[me]++	/* asks */
 						:: true
 						fi
 					fi;
@@ -672,7 +702,7 @@ end:	skip
 
 proctype notifier()
 {
-	byte n, wake = NONE;
+	byte n, wake = NONE, wgen = NONE;
 
 	do
 	:: n == NOTIFIES -> break
