@@ -3,8 +3,9 @@
 #   1. gcc, warnings as errors: every test (unit, stress, ABI and install checks, examples);
 #   2. the protocol's model checked by spin, and the API fuzzed by libFuzzer;
 #   3. the unit tests and the demo again under valgrind memcheck (leaks are errors);
-#   4. clang with ThreadSanitizer: unit, stress, examples;
-#   5. clang with AddressSanitizer and UndefinedBehaviorSanitizer: unit, stress, examples;
+#   4. clang with ThreadSanitizer: unit, stress, examples, the UDP and TFTP servers;
+#   5. clang with AddressSanitizer and UndefinedBehaviorSanitizer: unit, stress, examples,
+#      the TFTP server;
 #   6. gcc's ThreadSanitizer, valgrind's helgrind and drd on the threaded tests;
 #   7. distribution: the Debian source and binary packages (built from a clean clone, tested,
 #      lintian clean), the same packages installed (autopkgtest, then installed and purged)
@@ -164,11 +165,20 @@ udp_tsan=$(meson test -C build-tsan --list --suite udp 2>/dev/null | sed -n 's|^
 # shellcheck disable=SC2086
 TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
 	run udp-tsan build-tsan --timeout-multiplier 4 $udp_tsan
+# exitleft-tftpd's crafted packets, 64 concurrent tftp-hpa downloads and a tftp-hpa session
+# (loopback, no namespace): the server's threads and crew under the sanitizer.
+tftp_sanitized='--suite tftp tftp-protocol tftp-concurrent-64 tftp-session-tftp-hpa'
+# shellcheck disable=SC2086
+TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+	run tftp-tsan build-tsan --timeout-multiplier 4 $tftp_sanitized
 
 CC=clang setup_build build-asan -Dwerror=true -Db_sanitize=address,undefined -Db_lundef=false
 ninja -C build-asan >/dev/null
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 	run asan build-asan --suite unit --suite stress --suite examples --timeout-multiplier 4
+# shellcheck disable=SC2086
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	run tftp-asan build-asan --timeout-multiplier 4 $tftp_sanitized
 
 # gcc's ThreadSanitizer as well as clang's.
 CC=gcc setup_build build-tsan-gcc -Dwerror=true -Db_sanitize=thread -Db_lundef=false
