@@ -27,7 +27,9 @@
  * pending ticket of this thread at once. When one becomes readable, exitleft_enter_poll()
  * collects its outcome on the main thread and its promise settles. A timeout is a timer that
  * calls exitleft_enter_cancel(), which returns TIMEOUT or, if the enter was decided first,
- * its outcome: a promotion is never swallowed.
+ * its outcome: a promotion is never swallowed. Should the epoll_wait() itself fail, every
+ * pending enter is cancelled the same way: a decided one resolves to its outcome, the
+ * others reject with the error, out of line.
  *
  * Values handed over with deliver() to a ticket of the same Stage object (so of the same
  * thread) never travel through C: the stage keeps each one in a Map under a fresh odd
@@ -239,10 +241,11 @@ const poller = {
     if (this.inFlight || this.waiting.size === 0) return;
     this.inFlight = true;
     const events = Buffer.alloc(EV_SIZE * MAX_EVENTS);
-    c.epollWait.async(this.epfd, events, MAX_EVENTS, -1, (err, n) => {
+    this.wait(this.epfd, events, MAX_EVENTS, (err, n) => {
       this.inFlight = false;
       if (err) {
-        for (const entry of this.waiting.values()) this.settle(entry, null, err);
+        // Nothing watches these tickets any more: give each pending enter up.
+        for (const entry of [...this.waiting.values()]) this.abandon(entry, err);
       } else {
         for (let i = 0; i < n; i++) {
           const id = Number(events.readBigUInt64LE(i * EV_SIZE + EV_DATA));
@@ -258,6 +261,11 @@ const poller = {
       }
       this.arm();
     });
+  },
+
+  // The one wait, on a koffi worker (a method, so that the tests can make it fail).
+  wait(epfd, events, maxEvents, callback) {
+    c.epollWait.async(epfd, events, maxEvents, -1, callback);
   },
 
   // Settles a waiting enter with rc (an outcome or -errno), or with err.
@@ -279,6 +287,17 @@ const poller = {
 
   cancel(entry) {
     this.settle(entry, c.enterCancel(entry.ticket._handle()));
+  },
+
+  // Gives up a pending enter whose wait failed with err, as a timeout does, so that the
+  // ticket is out of line and can enter again (C would refuse its next enter or free with
+  // EBUSY otherwise). An enter decided first resolves with its outcome, as after a timeout:
+  // HEAD included, which its caller exits as after any enter; dropping it would leave the
+  // stage headless for good. Only an undecided one rejects with err.
+  abandon(entry, err) {
+    const rc = c.enterCancel(entry.ticket._handle());
+    if (rc === TIMEOUT) this.settle(entry, null, err);
+    else this.settle(entry, rc);
   },
 };
 
@@ -488,4 +507,5 @@ class Ticket {
   }
 }
 
-module.exports = { Stage, Ticket, Outcome, TOKEN_MAX, version };
+// _poller is for the tests only.
+module.exports = { Stage, Ticket, Outcome, TOKEN_MAX, version, _poller: poller };

@@ -3,7 +3,7 @@ const test = require('node:test');
 const assert = require('node:assert');
 const path = require('node:path');
 const { Worker } = require('node:worker_threads');
-const { Stage, Outcome, version } = require('..');
+const { Stage, Outcome, version, _poller } = require('..');
 
 function rejectsWith(code, fn) {
   assert.throws(fn, (e) => e instanceof Error && e.code === code && typeof e.errno === 'number');
@@ -186,6 +186,41 @@ test('close settles waiting enters with CLOSED and refuses tickets', async () =>
   rejectsWith('ECANCELED', () => stage.ticket('late'));
   assert.strictEqual(await ws[0].enter(), Outcome.CLOSED); // later enters too
   for (const t of [head, ...ws]) t.free();
+  stage.free();
+});
+
+test('a failed wait gives every pending enter up; a decision made first is kept', async () => {
+  const stage = new Stage();
+  const head = stage.ticket('head');
+  const next = stage.ticket('next');
+  const told = stage.ticket('told');
+  const idle = stage.ticket('idle');
+  assert.strictEqual(await head.enter(), Outcome.HEAD);
+  // No wait in flight (an earlier test's ends once woken); the next one fails when told to.
+  while (_poller.inFlight) await new Promise((resolve) => setImmediate(resolve));
+  const wait = _poller.wait;
+  let failWait;
+  _poller.wait = (epfd, events, maxEvents, callback) => {
+    failWait = () => callback(new Error('injected failure'));
+  };
+  try {
+    const entered = [next.enter(), told.enter(), idle.enter()];
+    assert.strictEqual(stage.stats().waiters, 3);
+    head.exit(); // next, first in line, is promoted: HEAD, decided but not collected
+    assert.strictEqual(stage.notify('told'), true); // TOKEN, decided but not collected
+    failWait();
+    assert.strictEqual(await entered[0], Outcome.HEAD);
+    assert.strictEqual(await entered[1], Outcome.TOKEN);
+    await assert.rejects(entered[2], /injected failure/);
+  } finally {
+    _poller.wait = wait;
+  }
+  // Nobody is left in line, and no ticket is busy: each enters, exits and frees as usual.
+  assert.strictEqual(stage.stats().waiters, 0);
+  next.exit();
+  assert.strictEqual(await idle.enter({ timeoutMs: 0 }), Outcome.HEAD);
+  idle.exit();
+  for (const t of [head, next, told, idle]) t.free();
   stage.free();
 });
 
