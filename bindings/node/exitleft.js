@@ -475,9 +475,11 @@ class Ticket {
 
   /**
    * The oldest value in this ticket's mailbox, or undefined if it is empty. An item whose
-   * value this binding cannot find (one delivered by other code on the same stage, C's for
-   * instance) is taken all the same, and thrown as an Error with code
-   * 'ERR_EXITLEFT_UNKNOWN_ITEM': never mistaken for an empty mailbox.
+   * value cannot be found (an id that no value of the stage has, or an address that holds
+   * no copy) is taken all the same, and thrown as an Error with code
+   * 'ERR_EXITLEFT_UNKNOWN_ITEM': never mistaken for an empty mailbox. Only this binding
+   * may deliver to its tickets: C code delivering its own pointers to them is not
+   * supported (an even item is read as the address of a copy).
    */
   take() {
     const out = [0];
