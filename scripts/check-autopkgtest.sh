@@ -16,7 +16,7 @@
 # libexitleft installed.
 #
 # Needs: autopkgtest, and what debian/tests/control's tests depend on already installed
-# (gcc, g++, libc6-dev, pkgconf, python3, curl), so that nothing is fetched.
+# (gcc, g++, libc6-dev, pkgconf, python3, curl, mypy), so that nothing is fetched.
 set -eu
 dir=${1:?usage: check-autopkgtest.sh DIR (made by scripts/check-debian.sh DIR)}
 dir=$(cd "$dir" && pwd)

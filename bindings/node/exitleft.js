@@ -27,11 +27,18 @@
  * pending ticket of this thread at once. When one becomes readable, exitleft_enter_poll()
  * collects its outcome on the main thread and its promise settles. A timeout is a timer that
  * calls exitleft_enter_cancel(), which returns TIMEOUT or, if the enter was decided first,
- * its outcome: a promotion is never swallowed.
+ * its outcome: a promotion is never swallowed. Should the epoll_wait() itself fail, every
+ * pending enter is cancelled the same way: a decided one resolves to its outcome, the
+ * others reject with the error, out of line.
  *
- * Values handed over with deliver() never travel through C: the stage keeps each one in a
- * Map under a fresh integer id, C carries the id, and take() pops the value back out (as the
- * Python binding does). Ids are never reused.
+ * Values handed over with deliver() to a ticket of the same Stage object (so of the same
+ * thread) never travel through C: the stage keeps each one in a Map under a fresh odd
+ * integer id, C carries the id, and take() pops the value back out (as the Python binding
+ * does). Ids are never reused. A value for any other ticket (one of a Worker, whose thread
+ * cannot reach this Map) travels as a copy: v8.serialize()'s bytes in memory from malloc(),
+ * whose (even) address C carries and which take() deserializes and frees, in whichever
+ * thread holds the ticket. A value that cannot be cloned (a function, a symbol) is refused
+ * there (code 'ERR_EXITLEFT_NOT_CLONEABLE'), delivering nothing.
  *
  * Errors the library reports are thrown (or rejected) as Error objects whose `code` is the
  * errno name ('EEXIST', 'EBUSY', ...), `errno` its number, and message exitleft_strerror()'s.
@@ -40,6 +47,7 @@
  */
 const koffi = require('koffi');
 const os = require('os');
+const v8 = require('v8');
 
 const lib = koffi.load(process.env.EXITLEFT_LIBRARY || 'libexitleft.so.1');
 const libc = koffi.load('libc.so.6');
@@ -84,6 +92,12 @@ const c = {
   eventfd: libc.func('int eventfd(unsigned int initval, int flags)'),
   write: libc.func('intptr_t write(int fd, const uint8_t *buf, size_t count)'),
   read: libc.func('intptr_t read(int fd, _Out_ uint8_t *buf, size_t count)'),
+  // libc, for values copied to another thread's tickets: addresses as integers, as C's
+  // items are
+  malloc: libc.func('uintptr_t malloc(size_t size)'),
+  free: libc.func('void free(uintptr_t ptr)'),
+  copyIn: libc.func('uintptr_t memcpy(uintptr_t dest, const uint8_t *src, size_t n)'),
+  copyOut: libc.func('uintptr_t memcpy(_Out_ uint8_t *dest, uintptr_t src, size_t n)'),
 };
 
 const ERRNO_NAMES = Object.fromEntries(Object.entries(os.constants.errno).map(([k, v]) => [v, k]));
@@ -106,6 +120,65 @@ function tokenBytes(token) {
   if (typeof token === 'string') return Buffer.from(token, 'utf8');
   if (token instanceof Uint8Array) return token;
   throw new TypeError(`a token is a string, Buffer or Uint8Array, not ${typeof token}`);
+}
+
+// A token's bytes as a Map key.
+function tokenKey(t) {
+  return Buffer.from(t.buffer, t.byteOffset, t.length).toString('latin1');
+}
+
+// ---- values copied to another thread's tickets ----------------------------------------
+// A copy is one malloc()ed block: a 16-byte header (CLONE_MAGIC, 0, the payload's length as
+// a 64-bit integer) and v8.serialize()'s bytes. malloc() aligns to 16, so its address is
+// even, and never mistaken for a Map id (odd).
+
+const CLONE_MAGIC = 0x564c5845; // 'EXLV'
+const CLONE_HEADER = 16;
+
+function unknownItem(item, why) {
+  const err = new Error(`exitleft: the item taken (${item}) is ${why}: ` +
+    'its value cannot be reached (delivered by other code than this binding?)');
+  err.code = 'ERR_EXITLEFT_UNKNOWN_ITEM';
+  return err;
+}
+
+// The copy of `value`; throws, copying nothing, if it cannot be cloned.
+function cloneIn(value) {
+  let bytes;
+  try {
+    bytes = v8.serialize(value);
+  } catch (cause) {
+    const err = new Error('exitleft: a value delivered to a ticket of another Stage object ' +
+      `(another thread's) is copied, and this one cannot be: ${cause.message}`, { cause });
+    err.code = 'ERR_EXITLEFT_NOT_CLONEABLE';
+    throw err;
+  }
+  const ptr = c.malloc(CLONE_HEADER + bytes.length);
+  if (!ptr) throw fail(-os.constants.errno.ENOMEM, 'exitleft_deliver');
+  const header = Buffer.alloc(CLONE_HEADER);
+  header.writeUInt32LE(CLONE_MAGIC, 0);
+  header.writeBigUInt64LE(BigInt(bytes.length), 8);
+  c.copyIn(ptr, header, CLONE_HEADER);
+  c.copyIn(ptr + CLONE_HEADER, bytes, bytes.length);
+  return ptr;
+}
+
+// The length of the copy at `ptr`, or -1 if ptr holds no copy of ours.
+function cloneLength(ptr) {
+  const header = Buffer.alloc(CLONE_HEADER);
+  c.copyOut(header, ptr, CLONE_HEADER);
+  if (header.readUInt32LE(0) !== CLONE_MAGIC || header.readUInt32LE(4) !== 0) return -1;
+  return Number(header.readBigUInt64LE(8));
+}
+
+// The value copied at `ptr`; the memory is freed.
+function cloneOut(ptr) {
+  const len = cloneLength(ptr);
+  if (len < 0) throw unknownItem(ptr, 'no value of this binding');
+  const bytes = Buffer.alloc(len);
+  c.copyOut(bytes, ptr + CLONE_HEADER, len);
+  c.free(ptr);
+  return v8.deserialize(bytes);
 }
 
 /** The running library's version, such as '1.2.0'. */
@@ -168,10 +241,11 @@ const poller = {
     if (this.inFlight || this.waiting.size === 0) return;
     this.inFlight = true;
     const events = Buffer.alloc(EV_SIZE * MAX_EVENTS);
-    c.epollWait.async(this.epfd, events, MAX_EVENTS, -1, (err, n) => {
+    this.wait(this.epfd, events, MAX_EVENTS, (err, n) => {
       this.inFlight = false;
       if (err) {
-        for (const entry of this.waiting.values()) this.settle(entry, null, err);
+        // Nothing watches these tickets any more: give each pending enter up.
+        for (const entry of [...this.waiting.values()]) this.abandon(entry, err);
       } else {
         for (let i = 0; i < n; i++) {
           const id = Number(events.readBigUInt64LE(i * EV_SIZE + EV_DATA));
@@ -187,6 +261,11 @@ const poller = {
       }
       this.arm();
     });
+  },
+
+  // The one wait, on a koffi worker (a method, so that the tests can make it fail).
+  wait(epfd, events, maxEvents, callback) {
+    c.epollWait.async(epfd, events, maxEvents, -1, callback);
   },
 
   // Settles a waiting enter with rc (an outcome or -errno), or with err.
@@ -209,6 +288,17 @@ const poller = {
   cancel(entry) {
     this.settle(entry, c.enterCancel(entry.ticket._handle()));
   },
+
+  // Gives up a pending enter whose wait failed with err, as a timeout does, so that the
+  // ticket is out of line and can enter again (C would refuse its next enter or free with
+  // EBUSY otherwise). An enter decided first resolves with its outcome, as after a timeout:
+  // HEAD included, which its caller exits as after any enter; dropping it would leave the
+  // stage headless for good. Only an undecided one rejects with err.
+  abandon(entry, err) {
+    const rc = c.enterCancel(entry.ticket._handle());
+    if (rc === TIMEOUT) this.settle(entry, null, err);
+    else this.settle(entry, rc);
+  },
 };
 
 // ---- Stage and Ticket -----------------------------------------------------------------
@@ -219,7 +309,8 @@ class Stage {
   /** A new, open stage. `attach` is for Stage.attach() only. */
   constructor(attach) {
     this._items = new Map(); // id -> value delivered and not taken yet
-    this._nextItem = 1; // 0 would be a NULL item, which C refuses
+    this._nextItem = 1; // odd: 0 would be a NULL item, which C refuses; even ones are copies
+    this._tickets = new Map(); // token key -> live Ticket made from this object
     if (attach !== undefined) {
       this._ptr = attach;
       this._owner = false;
@@ -240,9 +331,8 @@ class Stage {
   }
 
   /**
-   * A handle, in another thread, on a stage shared with share(): tickets, enter, notify,
-   * close and stats work; deliver() does not (values stay in the thread that owns the
-   * stage, which delivers them), and free() is the owner's.
+   * A handle, in another thread, on a stage shared with share(): everything works but
+   * free(), which is the owner's. Values delivered between threads are copies (deliver()).
    */
   static attach(shared) {
     // The address, stored as a pointer-sized integer, read back as a pointer of our type.
@@ -270,17 +360,45 @@ class Stage {
   /**
    * Puts `value` (any value but undefined) in the mailbox of the holder of `token` and wakes
    * it. Returns false, keeping nothing, if no ticket holds the token; throws ENOBUFS if its
-   * mailbox is full.
+   * mailbox is full. A ticket made from this Stage object takes `value` itself; any other
+   * (one made in a Worker, or from another handle on the stage) takes a copy, as
+   * postMessage() would make one: a value that cannot be copied (a function, a symbol) is
+   * refused with code 'ERR_EXITLEFT_NOT_CLONEABLE', delivering nothing.
    */
   deliver(token, value) {
     if (value === undefined) throw new TypeError('undefined cannot be delivered: take() returns it for "empty"');
-    if (!this._owner) throw new Error('exitleft: deliver() from the thread that made the stage');
     const t = tokenBytes(token);
-    const id = this._nextItem++;
-    this._items.set(id, value);
-    const rc = c.deliver(this._handle(), t, t.length, id);
-    if (rc !== 1) this._items.delete(id);
+    const stage = this._handle();
+    // A ticket of this object stays this thread's until it is freed here, and C gives a
+    // token to one ticket at a time: if it holds the token now, the id reaches it.
+    if (this._tickets.has(tokenKey(t))) {
+      const id = this._nextItem;
+      this._nextItem += 2;
+      this._items.set(id, value);
+      const rc = c.deliver(stage, t, t.length, id);
+      if (rc !== 1) this._items.delete(id);
+      return check(rc, 'exitleft_deliver') === 1;
+    }
+    const ptr = cloneIn(value);
+    const rc = c.deliver(stage, t, t.length, ptr);
+    if (rc !== 1) c.free(ptr);
     return check(rc, 'exitleft_deliver') === 1;
+  }
+
+  // The value of an item taken from a ticket of this object; throws if it has none.
+  _open(item) {
+    if (Number(item) % 2 === 0) return cloneOut(item);
+    const id = Number(item);
+    if (!this._items.has(id)) throw unknownItem(id, 'not a value of this Stage object');
+    const value = this._items.get(id);
+    this._items.delete(id);
+    return value;
+  }
+
+  // Forgets an item taken from a ticket being freed.
+  _drop(item) {
+    if (Number(item) % 2 !== 0) this._items.delete(Number(item));
+    else if (cloneLength(item) >= 0) c.free(item);
   }
 
   /** Every waiter's enter resolves to CLOSED, later enters too; new tickets are refused. */
@@ -313,6 +431,7 @@ class Ticket {
     this._id = nextTicketId++;
     this._fd = -1;
     this._entering = null;
+    stage._tickets.set(tokenKey(this.token), this);
   }
 
   _handle() {
@@ -354,14 +473,18 @@ class Ticket {
     check(c.exit(this._handle()), 'exitleft_exit');
   }
 
-  /** The oldest value in this ticket's mailbox, or undefined if it is empty. */
+  /**
+   * The oldest value in this ticket's mailbox, or undefined if it is empty. An item whose
+   * value cannot be found (an id that no value of the stage has, or an address that holds
+   * no copy) is taken all the same, and thrown as an Error with code
+   * 'ERR_EXITLEFT_UNKNOWN_ITEM': never mistaken for an empty mailbox. Only this binding
+   * may deliver to its tickets: C code delivering its own pointers to them is not
+   * supported (an even item is read as the address of a copy).
+   */
   take() {
     const out = [0];
     if (check(c.take(this._handle(), out), 'exitleft_take') === 0) return undefined;
-    const id = Number(out[0]);
-    const value = this.stage._items.get(id);
-    this.stage._items.delete(id);
-    return value;
+    return this.stage._open(out[0]);
   }
 
   /** Bounds the mailbox: deliver() past `maxItems` throws ENOBUFS. 0: no limit. */
@@ -377,11 +500,14 @@ class Ticket {
   free() {
     if (this._ptr === null) return;
     if (this._entering) poller.cancel(this._entering);
-    while (this.take() !== undefined);
+    const out = [0];
+    while (check(c.take(this._ptr, out), 'exitleft_take') === 1) this.stage._drop(out[0]);
     poller.unwatch(this);
     check(c.ticketFree(this._ptr), 'exitleft_ticket_free');
     this._ptr = null;
+    this.stage._tickets.delete(tokenKey(this.token));
   }
 }
 
-module.exports = { Stage, Ticket, Outcome, TOKEN_MAX, version };
+// _poller is for the tests only.
+module.exports = { Stage, Ticket, Outcome, TOKEN_MAX, version, _poller: poller };

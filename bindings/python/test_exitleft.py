@@ -253,15 +253,28 @@ class Threads(unittest.TestCase):
                     else:
                         return
 
+            errors = []
+
             def head_main(head):
-                self.assertEqual(head.enter(), Outcome.HEAD)
-                for r in range(rounds):
-                    wait_until(lambda: stage.stats()["waiters"] == n, "all 64 in line")
-                    for i in range(n):
-                        self.assertTrue(stage.notify(b"w%d" % i))
-                    wait_until(lambda: sum(seen) == n * (r + 1), "every token seen")
-                stage.close()
-                head.exit()
+                # A failed assertion here would end this thread only: it is reported by the
+                # main thread, and the stage is closed whatever happens, so that no waiter
+                # is left in line.
+                heading = False
+                try:
+                    outcome = head.enter()
+                    heading = outcome is Outcome.HEAD
+                    self.assertEqual(outcome, Outcome.HEAD)
+                    for r in range(rounds):
+                        wait_until(lambda: stage.stats()["waiters"] == n, "all 64 in line")
+                        for i in range(n):
+                            self.assertTrue(stage.notify(b"w%d" % i), f"w{i} is not held")
+                        wait_until(lambda: sum(seen) == n * (r + 1), "every token seen")
+                except BaseException as e:  # reported by the main thread
+                    errors.append(e)
+                finally:
+                    stage.close()
+                    if heading:
+                        head.exit()
 
             threads = [threading.Thread(target=waiter, args=(i,)) for i in range(n)]
             for t in threads:
@@ -273,12 +286,15 @@ class Threads(unittest.TestCase):
                 self.assertFalse(header.is_alive())
             for t in threads:
                 t.join(PATIENCE)
-            self.assertEqual(seen, [rounds] * n)
-            stats = stage.stats()
-            self.assertEqual(stats["notify_delivered"], n * rounds)
-            self.assertEqual(stats["notify_recorded"], 0)
-            for t in tickets:
-                t.free()
+            try:
+                self.assertEqual(errors, [])
+                self.assertEqual(seen, [rounds] * n)
+                stats = stage.stats()
+                self.assertEqual(stats["notify_delivered"], n * rounds)
+                self.assertEqual(stats["notify_recorded"], 0)
+            finally:    # else leaving the stage fails with EBUSY, hiding the failure
+                for t in tickets:
+                    t.free()
 
     def test_timeouts(self):
         with exitleft.Stage() as stage, stage.ticket(b"h") as h, stage.ticket(b"w") as w:
