@@ -7,10 +7,12 @@
  * For every combination of server, clients, file size, block size and loss, it starts the
  * server over a fresh root, starts C threads at once, each downloading the file and checking
  * every byte, and reports: throughput, failed transfers, p50/p99 transfer time, the server's
- * CPU time per block (from wait4(): the server and every child it reaped) and peak RSS
- * (summed over all its processes, sampled every 20 ms: tftpd-hpa forks one per transfer), and the distinct UDP ports the server sent from (what a client's firewall must
- * let in). Loss is simulated in the clients: each drops a datagram it sends or receives with
- * the given probability, so both directions lose.
+ * CPU time per block and peak RSS, both summed over all its processes (the server and every
+ * descendant, from /proc/PID/stat sampled every 20 ms: tftpd-hpa forks one per transfer,
+ * and those still alive at the stop are killed, unseen by wait4()), and the distinct UDP
+ * ports the server sent from (what a client's firewall must let in). Loss is simulated in the
+ * clients: each drops a datagram it sends or receives with the given probability, so both
+ * directions lose.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -23,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/resource.h>
@@ -198,59 +201,108 @@ static void *client_main(void *arg)
 	return NULL;
 }
 
-/* Sums over pid and its children: RSS (KiB) and CPU (clock ticks, reaped children too). */
+/*
+ * The server's processes: the server, its descendants, and the bench's other children (the
+ * bench is their subreaper, so a process whose parent died before it is reparented here and
+ * stays counted). Sums their RSS (KiB) and their CPU (clock ticks: each one's own plus the
+ * children it reaped, so a process reaped by another of the server's processes moves its
+ * ticks to the reaper's and the sum neither loses nor counts them twice).
+ */
+#define TREE_MAX 8192
+struct proc_entry {
+	int pid, ppid;
+	uint64_t ticks;
+	long rss;
+	signed char in;	/* 1 one of the server's, 0 not, -1 not known yet */
+};
+
+static int proc_cmp(const void *a, const void *b)
+{
+	const struct proc_entry *x = a, *y = b;
+
+	return (x->pid > y->pid) - (x->pid < y->pid);
+}
+
+static bool proc_in(struct proc_entry *p, unsigned n, unsigned i, unsigned depth)
+{
+	struct proc_entry key = { .pid = p[i].ppid }, *parent;
+
+	if (p[i].in < 0) {
+		parent = bsearch(&key, p, n, sizeof(*p), proc_cmp);
+		p[i].in = parent && depth < 64 && proc_in(p, n, (unsigned)(parent - p), depth + 1);
+	}
+	return p[i].in > 0;
+}
+
 static void proc_tree(pid_t pid, uint64_t *rss_kib, uint64_t *ticks)
 {
+	static struct proc_entry p[TREE_MAX];
 	DIR *d = opendir("/proc");
 	struct dirent *e;
 	long page_kib = sysconf(_SC_PAGESIZE) / 1024;
+	int self = (int)getpid();
+	unsigned n = 0, i;
 
 	*rss_kib = *ticks = 0;
-	while (d && (e = readdir(d))) {
-		char path[64], buf[1024], *p;
+	while (d && n < TREE_MAX && (e = readdir(d))) {
+		char path[64], buf[1024], *q;
 		unsigned long long ut, st, cut, cst;
 		long rss;
 		int ppid, me = atoi(e->d_name);
 		FILE *f;
 
-		if (me <= 0)
+		if (me <= 0 || me == self)
 			continue;
 		snprintf(path, sizeof(path), "/proc/%d/stat", me);
 		f = fopen(path, "r");
 		if (!f)
 			continue;
-		p = fgets(buf, sizeof(buf), f) ? strrchr(buf, ')') : NULL;
+		q = fgets(buf, sizeof(buf), f) ? strrchr(buf, ')') : NULL;
 		fclose(f);
-		if (!p || sscanf(p + 2, "%*c %d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %llu "
+		if (!q || sscanf(q + 2, "%*c %d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %llu "
 				 "%llu %*d %*d %*d %*d %*u %*u %ld", &ppid, &ut, &st, &cut, &cst,
 				 &rss) != 6)
 			continue;
-		if (me != pid && ppid != pid)
-			continue;
-		*rss_kib += (uint64_t)rss * (uint64_t)page_kib;
-		*ticks += ut + st + (me == pid ? cut + cst : 0);
+		p[n] = (struct proc_entry){ me, ppid, ut + st + cut + cst, rss,
+					    me == pid || ppid == self ? 1 : -1 };
+		n++;
 	}
 	if (d)
 		closedir(d);
+	qsort(p, n, sizeof(*p), proc_cmp);
+	for (i = 0; i < n; i++) {
+		if (!proc_in(p, n, i, 0))
+			continue;
+		*rss_kib += (uint64_t)p[i].rss * (uint64_t)page_kib;
+		*ticks += p[i].ticks;
+	}
 }
 
 struct sampler {
 	pid_t pid;
 	volatile bool stop;
-	uint64_t rss_max, ticks;
+	uint64_t rss_max, ticks;	/* peaks over the samples */
 };
+
+static void sample(struct sampler *s)
+{
+	uint64_t rss, ticks;
+
+	proc_tree(s->pid, &rss, &ticks);
+	if (rss > s->rss_max)
+		s->rss_max = rss;
+	if (ticks > s->ticks)
+		s->ticks = ticks;
+}
 
 static void *sampler_main(void *arg)
 {
 	struct sampler *s = arg;
 
 	while (!s->stop) {
-		uint64_t rss, ticks;
 		struct timespec ts = { 0, 20000000 };
 
-		proc_tree(s->pid, &rss, &ticks);
-		if (rss > s->rss_max)
-			s->rss_max = rss;
+		sample(s);
 		nanosleep(&ts, NULL);
 	}
 	return NULL;
@@ -311,7 +363,11 @@ static pid_t start_server(const char *impl, const char *tftpd, const char *peers
 	return pid;
 }
 
-/* Stops the server; returns the CPU time (us) it and every child it reaped used. */
+/*
+ * Stops the server and every process of its group, reaps them (the server, and those of its
+ * processes that outlived their parent and came to the bench as subreaper); returns the CPU
+ * time (us) wait4() saw for the server and every child it reaped.
+ */
 static uint64_t stop_server(pid_t pid)
 {
 	struct rusage ru;
@@ -326,6 +382,15 @@ static uint64_t stop_server(pid_t pid)
 	kill(-pid, SIGKILL);
 	wait4(pid, NULL, 0, &ru);
 done:
+	kill(-pid, SIGKILL);
+	for (i = 0; i < 250; i++) {
+		pid_t w = waitpid(-1, NULL, WNOHANG);
+
+		if (w < 0)
+			break;	/* no child left */
+		if (w == 0)
+			usleep(20000);
+	}
 	return (uint64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000u +
 	       (uint64_t)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
 }
@@ -337,7 +402,7 @@ static int run_one(struct run *r, const char *tftpd, const char *peers, bool csv
 	pthread_t *th = calloc(r->clients, sizeof(*th));
 	struct sampler smp = { 0 };
 	pthread_t sth;
-	uint64_t t0, wall, ticks, rss, cpu_us, *sorted;
+	uint64_t t0, wall, ticks, cpu_us, *sorted;
 	unsigned i, ok = 0;
 	pid_t pid;
 	FILE *f;
@@ -371,10 +436,14 @@ static int run_one(struct run *r, const char *tftpd, const char *peers, bool csv
 	for (i = 0; i < r->clients; i++)
 		pthread_join(th[i], NULL);
 	wall = udp_now_ns() - t0;
-	proc_tree(pid, &rss, &ticks);
 	smp.stop = true;
 	pthread_join(sth, NULL);
+	sample(&smp);	/* the last, now that every transfer is done */
 	cpu_us = stop_server(pid);
+	/* wait4 alone misses the processes killed at the stop (tftpd-hpa's per transfer) */
+	ticks = smp.ticks * 1000000u / (uint64_t)sysconf(_SC_CLK_TCK);
+	if (ticks > cpu_us)
+		cpu_us = ticks;
 	sorted = calloc(r->clients, sizeof(*sorted));
 	for (i = 0; i < r->clients; i++) {
 		if (r->ms[i])
@@ -389,7 +458,8 @@ static int run_one(struct run *r, const char *tftpd, const char *peers, bool csv
 	       r->clients, r->failed, (double)ok * (double)r->file_bytes / ((double)wall / 1e9) / 1e6,
 	       (unsigned long long)udp_percentile(sorted, ok, 50),
 	       (unsigned long long)udp_percentile(sorted, ok, 99),
-	       r->blocks ? (double)cpu_us / (double)r->blocks : 0.0, (unsigned long long)(smp.rss_max > rss ? smp.rss_max : rss), r->nports);
+	       r->blocks ? (double)cpu_us / (double)r->blocks : 0.0,
+	       (unsigned long long)smp.rss_max, r->nports);
 	fflush(stdout);
 	snprintf(path, sizeof(path), "rm -rf %s", root);
 	if (system(path) != 0)
@@ -462,6 +532,8 @@ int main(int argc, char **argv)
 	}
 	if (!tftpd || !peers)
 		return 2;
+	/* a server's process whose parent dies comes here, still counted (proc_tree) */
+	prctl(PR_SET_CHILD_SUBREAPER, 1);
 	if (csv)
 		printf("bench,impl,clients,file_bytes,blksize,loss_pct,transfers,failed,mb_per_s,"
 		       "p50_ms,p99_ms,cpu_us_per_block,rss_kib,ports\n");
