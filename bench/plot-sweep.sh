@@ -29,6 +29,8 @@ p99=$(first p99_us us p99_ms ms)
 	{ echo "plot-sweep.sh: $csv is not a bench's --csv output" >&2; exit 1; }
 xname=${x#* } x=${x%% *} unit=${rate#* } rate=${rate%% *} p99unit=${p99#* } p99=${p99%% *}
 bench=$(sed -n 2p "$csv" | cut -d, -f1)
+# udp and mc print medians of runs; tftp's rows are one run each.
+case $bench in tftp) what="one run per point" ;; *) what=medians ;; esac
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 # The selections (all rows if none), each as an awk condition over the columns.
@@ -51,7 +53,7 @@ impls=$(awk -F, 'NR > 1 && !seen[$2]++ { print $2 }' "$csv")
 {
 	echo "set terminal svg size 960,$((420 * n)) dynamic font \"sans,11\""
 	echo "set output \"$svg\""
-	echo "set multiplot layout $n,2 title \"$bench: medians against $xname\""
+	echo "set multiplot layout $n,2 title \"$bench: $what against $xname\""
 	echo "set key top left"
 	echo "set grid"
 	echo "set xlabel \"$xname\""
@@ -59,6 +61,9 @@ impls=$(awk -F, 'NR > 1 && !seen[$2]++ { print $2 }' "$csv")
 	while [ "$i" -le "$n" ]; do
 		cond=$(cat "$tmp/cond.$i")
 		title=$(cat "$tmp/title.$i")
+		# a selection's column names have _, which enhanced text would take for subscripts
+		ne=
+		[ -z "$title" ] || ne=" noenhanced"
 		xtics=$(awk -F, -v c="$x" "NR > 1 && ($cond) && !seen[\$c]++ \
 			{ printf \"%s%s\", n++ ? \", \" : \"\", \$c }" "$csv")
 		plots_rate= plots_p99= width=2
@@ -78,12 +83,12 @@ impls=$(awk -F, 'NR > 1 && !seen[$2]++ { print $2 }' "$csv")
 		echo "set xtics ($xtics)"
 		echo "set ylabel \"$unit\""
 		echo "set yrange [0:*]"
-		echo "set title \"throughput (higher is better)$title\""
+		echo "set title \"throughput (higher is better)$title\"$ne"
 		echo "plot $plots_rate"
 		echo "set logscale y 10"
 		echo "set yrange [*:*]"
 		echo "set ylabel \"p99 ($p99unit)\""
-		echo "set title \"p99 latency (lower is better)$title\""
+		echo "set title \"p99 latency (lower is better)$title\"$ne"
 		echo "plot $plots_p99"
 		i=$((i + 1))
 	done
