@@ -7,10 +7,12 @@
  * For every combination of server, clients, file size, block size and loss, it starts the
  * server over a fresh root, starts C threads at once, each downloading the file and checking
  * every byte, and reports: throughput, failed transfers, p50/p99 transfer time, the server's
- * CPU time per block (from wait4(): the server and every child it reaped) and peak RSS
- * (summed over all its processes, sampled every 20 ms: tftpd-hpa forks one per transfer), and the distinct UDP ports the server sent from (what a client's firewall must
- * let in). Loss is simulated in the clients: each drops a datagram it sends or receives with
- * the given probability, so both directions lose.
+ * CPU time per block and peak RSS, both summed over all its processes (the server and every
+ * descendant, from /proc/PID/stat sampled every 20 ms: tftpd-hpa forks one per transfer,
+ * and those still alive at the stop are killed, unseen by wait4()), and the distinct UDP
+ * ports the server sent from (what a client's firewall must let in). Loss is simulated in the
+ * clients: each drops a datagram it sends or receives with the given probability, so both
+ * directions lose.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -23,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/resource.h>
@@ -46,6 +49,7 @@ struct run {
 	unsigned nports;
 	pthread_barrier_t start;
 	uint64_t *ms;		/* per transfer, 0 if failed */
+	uint64_t end_ns;	/* when the last transfer had its last DATA */
 	unsigned failed;
 	uint64_t blocks;
 };
@@ -95,7 +99,7 @@ static uint64_t download(struct client *c)
 	struct tftp_request opts = { 0 };
 	uint8_t out[600], in[TFTP_PACKET_MAX];
 	size_t outlen, got = 0;
-	uint64_t t0, block = 0;
+	uint64_t t0, t1 = 0, block = 0;
 	unsigned tid = 0, misses = 0;
 	int fd;
 	bool ok = true;
@@ -162,6 +166,8 @@ static uint64_t download(struct client *c)
 			if (!ok)
 				break;
 			if (len < r->blksize) {
+				/* done: the wait below is the client's, not the transfer's */
+				t1 = udp_now_ns();
 				send_lossy(c, fd, out, outlen, &peer, peerlen);
 				/* a lost last ACK leaves the server retransmitting: answer a few */
 				for (i = 0; i < 3; i++) {
@@ -184,10 +190,12 @@ static uint64_t download(struct client *c)
 	close(fd);
 	pthread_mutex_lock(&r->lock);
 	r->blocks += block;
+	if (t1 > r->end_ns)
+		r->end_ns = t1;
 	pthread_mutex_unlock(&r->lock);
-	if (!ok || got != r->file_bytes)
+	if (!ok || got != r->file_bytes || !t1)
 		return 0;
-	return (udp_now_ns() - t0 + 999999u) / 1000000u;
+	return (t1 - t0 + 999999u) / 1000000u;
 }
 
 static void *client_main(void *arg)
@@ -198,62 +206,160 @@ static void *client_main(void *arg)
 	return NULL;
 }
 
-/* Sums over pid and its children: RSS (KiB) and CPU (clock ticks, reaped children too). */
+/*
+ * The server's processes: the server, its descendants, and the bench's other children (the
+ * bench is their subreaper, so a process whose parent died before it is reparented here and
+ * stays counted). Sums their RSS (KiB) and their CPU (clock ticks: each one's own plus the
+ * children it reaped, so a process reaped by another of the server's processes moves its
+ * ticks to the reaper's and the sum neither loses nor counts them twice).
+ */
+#define TREE_MAX 8192
+struct proc_entry {
+	int pid, ppid;
+	uint64_t ticks;
+	long rss;
+	signed char in;	/* 1 one of the server's, 0 not, -1 not known yet */
+};
+
+static int proc_cmp(const void *a, const void *b)
+{
+	const struct proc_entry *x = a, *y = b;
+
+	return (x->pid > y->pid) - (x->pid < y->pid);
+}
+
+static bool proc_in(struct proc_entry *p, unsigned n, unsigned i, unsigned depth)
+{
+	struct proc_entry key = { .pid = p[i].ppid }, *parent;
+
+	if (p[i].in < 0) {
+		parent = bsearch(&key, p, n, sizeof(*p), proc_cmp);
+		p[i].in = parent && depth < 64 && proc_in(p, n, (unsigned)(parent - p), depth + 1);
+	}
+	return p[i].in > 0;
+}
+
 static void proc_tree(pid_t pid, uint64_t *rss_kib, uint64_t *ticks)
 {
+	static struct proc_entry p[TREE_MAX];
 	DIR *d = opendir("/proc");
 	struct dirent *e;
 	long page_kib = sysconf(_SC_PAGESIZE) / 1024;
+	int self = (int)getpid();
+	unsigned n = 0, i;
 
 	*rss_kib = *ticks = 0;
-	while (d && (e = readdir(d))) {
-		char path[64], buf[1024], *p;
+	while (d && n < TREE_MAX && (e = readdir(d))) {
+		char path[64], buf[1024], *q;
 		unsigned long long ut, st, cut, cst;
 		long rss;
 		int ppid, me = atoi(e->d_name);
 		FILE *f;
 
-		if (me <= 0)
+		if (me <= 0 || me == self)
 			continue;
 		snprintf(path, sizeof(path), "/proc/%d/stat", me);
 		f = fopen(path, "r");
 		if (!f)
 			continue;
-		p = fgets(buf, sizeof(buf), f) ? strrchr(buf, ')') : NULL;
+		q = fgets(buf, sizeof(buf), f) ? strrchr(buf, ')') : NULL;
 		fclose(f);
-		if (!p || sscanf(p + 2, "%*c %d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %llu "
+		if (!q || sscanf(q + 2, "%*c %d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %llu "
 				 "%llu %*d %*d %*d %*d %*u %*u %ld", &ppid, &ut, &st, &cut, &cst,
 				 &rss) != 6)
 			continue;
-		if (me != pid && ppid != pid)
-			continue;
-		*rss_kib += (uint64_t)rss * (uint64_t)page_kib;
-		*ticks += ut + st + (me == pid ? cut + cst : 0);
+		p[n] = (struct proc_entry){ me, ppid, ut + st + cut + cst, rss,
+					    me == pid || ppid == self ? 1 : -1 };
+		n++;
 	}
 	if (d)
 		closedir(d);
+	qsort(p, n, sizeof(*p), proc_cmp);
+	for (i = 0; i < n; i++) {
+		if (!proc_in(p, n, i, 0))
+			continue;
+		*rss_kib += (uint64_t)p[i].rss * (uint64_t)page_kib;
+		*ticks += p[i].ticks;
+	}
 }
 
 struct sampler {
 	pid_t pid;
 	volatile bool stop;
-	uint64_t rss_max, ticks;
+	uint64_t rss_max, ticks;	/* peaks over the samples */
 };
+
+static void sample(struct sampler *s)
+{
+	uint64_t rss, ticks;
+
+	proc_tree(s->pid, &rss, &ticks);
+	if (rss > s->rss_max)
+		s->rss_max = rss;
+	if (ticks > s->ticks)
+		s->ticks = ticks;
+}
 
 static void *sampler_main(void *arg)
 {
 	struct sampler *s = arg;
 
 	while (!s->stop) {
-		uint64_t rss, ticks;
 		struct timespec ts = { 0, 20000000 };
 
-		proc_tree(s->pid, &rss, &ticks);
-		if (rss > s->rss_max)
-			s->rss_max = rss;
+		sample(s);
 		nanosleep(&ts, NULL);
 	}
 	return NULL;
+}
+
+/*
+ * A cgroup (v2) of the server's own, when the bench may make one (root): its cpu.stat counts
+ * every process that ever ran in it, those that ended unseen included. tftpd-hpa ignores
+ * SIGCHLD, so its per-transfer children are reaped by the kernel and neither wait4() nor
+ * the parent's /proc/PID/stat ever count them; the /proc samples only see them while alive.
+ */
+static bool cgroup_make(char *dir, size_t cap, unsigned port)
+{
+	static const char *const bases[] = { "/sys/fs/cgroup", "/sys/fs/cgroup/unified" };
+	char probe[256];
+	size_t i;
+
+	for (i = 0; i < sizeof(bases) / sizeof(bases[0]); i++) {
+		snprintf(probe, sizeof(probe), "%s/cgroup.controllers", bases[i]);
+		if (access(probe, F_OK) != 0)
+			continue;
+		snprintf(dir, cap, "%s/exitleft-tftp-bench.%d.%u", bases[i], (int)getpid(), port);
+		if (mkdir(dir, 0755) == 0)
+			return true;
+	}
+	dir[0] = '\0';
+	return false;
+}
+
+/* The CPU time (us) every process of the cgroup used, or -1. */
+static int64_t cgroup_cpu_us(const char *dir)
+{
+	char path[320], line[128];
+	long long us = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/cpu.stat", dir);
+	f = fopen(path, "r");
+	while (f && us < 0 && fgets(line, sizeof(line), f))
+		if (sscanf(line, "usage_usec %lld", &us) != 1)
+			us = -1;
+	if (f)
+		fclose(f);
+	return us;
+}
+
+static void cgroup_remove(const char *dir)
+{
+	int i;
+
+	for (i = 0; i < 50 && rmdir(dir) != 0 && errno == EBUSY; i++)
+		usleep(20000);	/* the last of its processes still leaving */
 }
 
 static bool port_bound(unsigned port)
@@ -271,7 +377,7 @@ static bool port_bound(unsigned port)
 }
 
 static pid_t start_server(const char *impl, const char *tftpd, const char *peers,
-			  const char *root, unsigned port, unsigned clients)
+			  const char *root, unsigned port, unsigned clients, const char *cgroup)
 {
 	char addr[64], portstr[16], maxstr[16], hpa[512], atftpd[512];
 	pid_t pid;
@@ -287,6 +393,16 @@ static pid_t start_server(const char *impl, const char *tftpd, const char *peers
 		int null = open("/dev/null", O_RDWR);
 
 		setpgid(0, 0);	/* its children (tftpd-hpa's) die with it */
+		if (cgroup[0]) {
+			char procs[320];
+			int fd;
+
+			snprintf(procs, sizeof(procs), "%s/cgroup.procs", cgroup);
+			fd = open(procs, O_WRONLY);
+			if (fd < 0 || write(fd, "0", 1) != 1)
+				_exit(126);
+			close(fd);
+		}
 		dup2(null, 1);
 		dup2(null, 2);
 		if (strcmp(impl, "stage") == 0)
@@ -311,7 +427,11 @@ static pid_t start_server(const char *impl, const char *tftpd, const char *peers
 	return pid;
 }
 
-/* Stops the server; returns the CPU time (us) it and every child it reaped used. */
+/*
+ * Stops the server and every process of its group, reaps them (the server, and those of its
+ * processes that outlived their parent and came to the bench as subreaper); returns the CPU
+ * time (us) wait4() saw for the server and every child it reaped.
+ */
 static uint64_t stop_server(pid_t pid)
 {
 	struct rusage ru;
@@ -326,18 +446,28 @@ static uint64_t stop_server(pid_t pid)
 	kill(-pid, SIGKILL);
 	wait4(pid, NULL, 0, &ru);
 done:
+	kill(-pid, SIGKILL);
+	for (i = 0; i < 250; i++) {
+		pid_t w = waitpid(-1, NULL, WNOHANG);
+
+		if (w < 0)
+			break;	/* no child left */
+		if (w == 0)
+			usleep(20000);
+	}
 	return (uint64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000u +
 	       (uint64_t)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
 }
 
 static int run_one(struct run *r, const char *tftpd, const char *peers, bool csv)
 {
-	char root[] = "/tmp/exitleft-tftp-bench.XXXXXX", path[64];
+	char root[] = "/tmp/exitleft-tftp-bench.XXXXXX", path[64], cgroup[256];
 	struct client *cs = calloc(r->clients, sizeof(*cs));
 	pthread_t *th = calloc(r->clients, sizeof(*th));
 	struct sampler smp = { 0 };
 	pthread_t sth;
-	uint64_t t0, wall, ticks, rss, cpu_us, *sorted;
+	uint64_t t0, wall, ticks, cpu_us, *sorted;
+	int64_t cg_us = -1;
 	unsigned i, ok = 0;
 	pid_t pid;
 	FILE *f;
@@ -353,9 +483,13 @@ static int run_one(struct run *r, const char *tftpd, const char *peers, bool csv
 	if (f)
 		fclose(f);
 	chmod(path, 0644);
-	pid = start_server(r->impl, tftpd, peers, root, r->port, r->clients);
+	cgroup_make(cgroup, sizeof(cgroup), r->port);
+	pid = start_server(r->impl, tftpd, peers, root, r->port, r->clients, cgroup);
 	if (pid < 0) {
-		fprintf(stderr, "exitleft-tftp-bench: %s did not start\n", r->impl);
+		fprintf(stderr, "exitleft-tftp-bench: %s did not start%s%s\n", r->impl,
+			cgroup[0] ? " or could not join " : "", cgroup[0] ? cgroup : "");
+		if (cgroup[0])
+			cgroup_remove(cgroup);
 		return -1;
 	}
 	pthread_mutex_init(&r->lock, NULL);
@@ -370,11 +504,24 @@ static int run_one(struct run *r, const char *tftpd, const char *peers, bool csv
 	t0 = udp_now_ns();
 	for (i = 0; i < r->clients; i++)
 		pthread_join(th[i], NULL);
-	wall = udp_now_ns() - t0;
-	proc_tree(pid, &rss, &ticks);
+	wall = (r->end_ns > t0 ? r->end_ns : udp_now_ns()) - t0;
 	smp.stop = true;
 	pthread_join(sth, NULL);
+	sample(&smp);	/* the last, now that every transfer is done */
+	if (cgroup[0])
+		cg_us = cgroup_cpu_us(cgroup);
 	cpu_us = stop_server(pid);
+	if (cgroup[0])
+		cgroup_remove(cgroup);
+	/*
+	 * Without a cgroup: the larger of wait4's count and the samples' (which have the
+	 * processes killed at the stop); both miss children the kernel reaped.
+	 */
+	ticks = smp.ticks * 1000000u / (uint64_t)sysconf(_SC_CLK_TCK);
+	if (ticks > cpu_us)
+		cpu_us = ticks;
+	if (cg_us >= 0)
+		cpu_us = (uint64_t)cg_us;
 	sorted = calloc(r->clients, sizeof(*sorted));
 	for (i = 0; i < r->clients; i++) {
 		if (r->ms[i])
@@ -389,7 +536,8 @@ static int run_one(struct run *r, const char *tftpd, const char *peers, bool csv
 	       r->clients, r->failed, (double)ok * (double)r->file_bytes / ((double)wall / 1e9) / 1e6,
 	       (unsigned long long)udp_percentile(sorted, ok, 50),
 	       (unsigned long long)udp_percentile(sorted, ok, 99),
-	       r->blocks ? (double)cpu_us / (double)r->blocks : 0.0, (unsigned long long)(smp.rss_max > rss ? smp.rss_max : rss), r->nports);
+	       r->blocks ? (double)cpu_us / (double)r->blocks : 0.0,
+	       (unsigned long long)smp.rss_max, r->nports);
 	fflush(stdout);
 	snprintf(path, sizeof(path), "rm -rf %s", root);
 	if (system(path) != 0)
@@ -462,6 +610,8 @@ int main(int argc, char **argv)
 	}
 	if (!tftpd || !peers)
 		return 2;
+	/* a server's process whose parent dies comes here, still counted (proc_tree) */
+	prctl(PR_SET_CHILD_SUBREAPER, 1);
 	if (csv)
 		printf("bench,impl,clients,file_bytes,blksize,loss_pct,transfers,failed,mb_per_s,"
 		       "p50_ms,p99_ms,cpu_us_per_block,rss_kib,ports\n");
