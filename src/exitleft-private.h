@@ -20,8 +20,8 @@
  *   A pending ticket (exitleft_enter_start()) has no thread asleep in its condvar: whoever
  *   decides its enter writes to its descriptor instead, after the unlock like a signal, and
  *   whoever collects the outcome reads the descriptor empty under the lock, waiting first
- *   for a write still on its way. So the descriptor is readable exactly while a decision
- *   waits to be collected, and it is closed (at free, under the lock) only when no write to
+ *   for a write still on its way. So the descriptor is readable exactly while a decision,
+ *   announced, waits to be collected, and it is closed (at free, under the lock) only when no write to
  *   it can be under way: the free needs the decision collected, and that needed the write.
  *
  *   No call waits for another thread by spinning: under SCHED_FIFO a spinner of higher
@@ -92,7 +92,9 @@ struct mail {
  *  - mail_first == NULL exactly when the mailbox is empty (mail_count == 0); mail_last is
  *    then meaningless.
  *  - pending is set only while state >= TICKET_WAITING. The descriptor, if fd >= 0, is
- *    readable exactly while pending is set and state is TICKET_WOKEN or TICKET_PROMOTED.
+ *    readable only while pending is set and state is TICKET_WOKEN or TICKET_PROMOTED: from
+ *    the decider's write (after its unlock, stage_unlock_wake()) until the collection,
+ *    which waits for that write if it comes first.
  *  - hh.key points at token_inline or at a private copy of the token (token_heap);
  *    a record on the spare list is in no table and no queue.
  */

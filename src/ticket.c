@@ -200,14 +200,15 @@ void ticket_fd_signal(int fd)
 {
 	uint64_t one = 1;
 	int cancel_state;
+	ssize_t n;
 
 	if (fd < 0)
 		return;
 	TICKET_HOOK_FD("write");
 	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel_state);
 	/* Cannot fail: the counter is 0 or 1, far from overflowing. */
-	if (write(fd, &one, sizeof(one)) < 0)
-		one = 0;
+	n = write(fd, &one, sizeof(one));
+	(void)n;
 	pthread_setcancelstate(cancel_state, NULL);
 }
 
